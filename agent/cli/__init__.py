@@ -1,0 +1,22 @@
+"""The `incident-copilot` command line; each sub-module registers its own commands."""
+
+from __future__ import annotations
+
+import typer
+
+from agent.cli import conversation, evals, postmortems, slack, store
+
+app = typer.Typer(
+    name="incident-copilot",
+    help="Incident Copilot: ask about your incident history, manage incidents, draft postmortems.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+for module in (store, conversation, slack, postmortems, evals):
+    module.register(app)
+
+
+def main() -> None:
+    """Runs the command line."""
+    app()

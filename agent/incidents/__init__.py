@@ -1,0 +1,1 @@
+"""The incident domain: models, enums and the service layer everything else calls."""

@@ -1,0 +1,41 @@
+"""Alembic environment: migrates the engine handed over by `agent.db.upgrade`, or `DATABASE_URL`."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Engine
+
+from agent.incidents.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _engine() -> Engine:
+    engine = config.attributes.get("engine")
+    if engine is not None:
+        return engine
+    # Run from the `alembic` command line: use the configured store.
+    from agent.db import make_engine
+    from agent.settings import get_settings
+
+    return make_engine(get_settings().sqlalchemy_url)
+
+
+def run_migrations_online() -> None:
+    """Runs the migrations inside one transaction per revision."""
+    with _engine().connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline (SQL script) migrations are not supported; run against a database")
+run_migrations_online()
