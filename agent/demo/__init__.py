@@ -1,0 +1,1 @@
+"""Deterministic demo organisation (services, people, a year of incidents) as plain Python data."""
