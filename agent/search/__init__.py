@@ -1,0 +1,1 @@
+"""Search and retrieval: offline embeddings and vector search over incident history."""

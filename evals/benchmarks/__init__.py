@@ -1,0 +1,1 @@
+"""Micro-benchmarks for performance-sensitive components."""
