@@ -65,6 +65,10 @@ EMBEDDING_DIM = 384
 #: sentence-transformers' max_seq_length for all-MiniLM-L6-v2 (the HF tokenizer.json says 128,
 #: but sentence_bert_config.json says 256 and that is what the reference implementation uses).
 MAX_SEQ_LENGTH = 256
+#: Token limit of the shared instance used for search. The model was trained on 128-token
+#: sequences, incident documents put what matters first, and halving the length doubles
+#: throughput on CPU (measured here: ~7 -> ~15 incident documents/s under load).
+SEARCH_MAX_LENGTH = 128
 #: Files chromadb's ``ONNXMiniLM_L6_V2`` requires before it skips its download; we produce the
 #: same set so the stock class can be pointed at our folder (used to cross-check our vectors).
 MODEL_FILES = (
@@ -695,6 +699,6 @@ def get_embedding() -> MiniLMEmbedding:
     if instance is None:
         with _instance_lock:
             if _instance is None:
-                _instance = MiniLMEmbedding()
+                _instance = MiniLMEmbedding(max_length=SEARCH_MAX_LENGTH)
             instance = _instance
     return instance
