@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +51,20 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(alembic_config(engine), revision)
 
 
-@lru_cache(maxsize=8)
+_ENGINES: dict[str, Engine] = {}
+# Alembic keeps per-run state in module globals, so two threads must never migrate at once.
+_ENGINES_LOCK = threading.Lock()
+
+
 def engine_for(url: str) -> Engine:
-    """Returns one migrated engine per URL for the life of the process."""
-    engine = make_engine(url)
-    upgrade(engine)
-    return engine
+    """Returns one migrated engine per URL for the life of the process (thread-safe)."""
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(url)
+        if engine is None:
+            engine = make_engine(url)
+            upgrade(engine)
+            _ENGINES[url] = engine
+        return engine
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -76,3 +84,11 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def dispose_engines() -> None:
+    """Closes and forgets every engine `engine_for` opened (before deleting a store's files)."""
+    with _ENGINES_LOCK:
+        for engine in _ENGINES.values():
+            engine.dispose()
+        _ENGINES.clear()

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from agent.db import make_engine, session_factory, upgrade
+from agent.settings import get_settings
+
+if TYPE_CHECKING:
+    from agent.search.index import IncidentIndex
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 """The frozen clock of every test; the demo organisation is built relative to it."""
@@ -96,3 +106,80 @@ def db_session(engine: Engine) -> Iterator[Session]:
     session = session_factory(engine)()
     yield session
     session.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    # `get_settings` is cached for the life of a process; a test that changes the environment must not
+    # leave its settings behind for the next one.
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+# --- the demo organisation, built once per session ---------------------------------------------------
+
+
+@dataclass
+class DemoStore:
+    """A store holding the demo organisation (seed 7, built at NOW): SQLite file plus embedded Chroma."""
+
+    data_dir: Path
+    database_url: str
+    engine: Engine
+    special: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    """The generator's named incidents ("active_checkout", "incident_123", ...) -> ids."""
+
+    @property
+    def chroma_path(self) -> Path:
+        """Returns the folder of the embedded Chroma index."""
+        return self.data_dir / "chroma"
+
+    def open_index(self) -> IncidentIndex:
+        """Returns the search index of this store."""
+        from agent.search.index import open_index
+
+        return open_index(path=self.chroma_path)
+
+    def activate(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Points the process settings (CLI, agent context) at this store for the current test."""
+        monkeypatch.setenv("INCIDENT_COPILOT_DATA_DIR", str(self.data_dir))
+        monkeypatch.setenv("DATABASE_URL", self.database_url)
+        monkeypatch.delenv("CHROMA_HOST", raising=False)
+        get_settings.cache_clear()
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """Copies a SQLite database through the backup API, which includes pages still in its WAL file."""
+    with closing(sqlite3.connect(source)) as origin, closing(sqlite3.connect(target)) as copy:
+        origin.backup(copy)
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> DemoStore:
+    """Returns the demo organisation built once per test session (read-only: use `demo_copy` to write)."""
+    from agent.demo.build import build_demo
+    from agent.search.index import open_index
+
+    data_dir = tmp_path_factory.mktemp("demo_store")
+    url = f"sqlite:///{data_dir / 'incidents.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    report = build_demo(engine=engine, index=open_index(path=data_dir / "chroma"), now=NOW, seed=7)
+    return DemoStore(data_dir=data_dir, database_url=url, engine=engine, special=report.special)
+
+
+@pytest.fixture
+def demo_copy(demo_store: DemoStore, tmp_path: Path) -> Iterator[DemoStore]:
+    """Yields a private copy of the demo store (database and index) that a test may change."""
+    data_dir = tmp_path / "demo"
+    data_dir.mkdir()
+    _sqlite_copy(demo_store.data_dir / "incidents.db", data_dir / "incidents.db")
+    shutil.copytree(
+        demo_store.chroma_path, data_dir / "chroma", ignore=shutil.ignore_patterns("chroma.sqlite3*")
+    )
+    _sqlite_copy(demo_store.chroma_path / "chroma.sqlite3", data_dir / "chroma" / "chroma.sqlite3")
+    url = f"sqlite:///{data_dir / 'incidents.db'}"
+    engine = make_engine(url)
+    yield DemoStore(data_dir=data_dir, database_url=url, engine=engine, special=demo_store.special)
+    engine.dispose()
