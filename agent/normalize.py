@@ -8,10 +8,12 @@ agree on what a phrase means.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from agent.incidents.enums import ONGOING_STATUSES, Severity, Status
 from agent.incidents.exceptions import InvalidInput, InvalidSeverity, InvalidStatus
@@ -57,6 +59,21 @@ def find_severities(text: str) -> list[Severity]:
     return list(dict.fromkeys(found))
 
 
+_UNKNOWN_SEVERITY_RE = re.compile(
+    r"\b(unknown|no|missing|unset|without an?|untriaged|unclassified) (severity|sev)\b|"
+    r"\b(severity|sev) (is |still )?(unknown|unset|missing)\b|\buntriaged\b|\bunclassified\b",
+    re.IGNORECASE,
+)
+
+
+def find_severity_filter(text: str) -> list[Severity]:
+    """Returns the severities a question filters by: those `find_severities` finds, and "unknown severity"."""
+    found = find_severities(text)
+    if _UNKNOWN_SEVERITY_RE.search(text):
+        found.append(Severity.unknown)
+    return found
+
+
 # --- status ------------------------------------------------------------------------------------------
 
 _STATUS_WORDS: dict[str, Status] = {
@@ -98,6 +115,88 @@ def parse_status_filter(values: Iterable[str]) -> frozenset[Status]:
         else:
             statuses.add(parse_status(cleaned))
     return frozenset(statuses)
+
+
+# Words for a status filter in a question; "rn" and "currently" ask about what is going on now.
+_ONGOING_FILTER_RE = re.compile(
+    r"\b(ongoing|open|unresolved|in progress|still going|current|currently|rn|right now|at the moment|atm|"
+    r"as we speak|now|on fire|burning|going on|happening)\b",
+    re.IGNORECASE,
+)
+_NEGATIONS = frozenset(
+    {"not", "no", "never", "except", "excluding", "without", "besides", "than", "isn't", "aren't"}
+)
+_EXPLICIT_ONGOING_RE = re.compile(r"\b(ongoing|open|unresolved|in progress|still going)\b", re.IGNORECASE)
+_STATUS_FILTER_WORDS: dict[str, Status] = {
+    word: status
+    for word, status in _STATUS_WORDS.items()
+    if word not in {"done", "complete", "reopen", "resolve"}  # verbs and chat words, not filters
+}
+# Verbs that ask for a status change ("resolve this", "close it out", "reopen incident-12").
+_STATUS_VERBS: dict[str, Status] = {
+    "resolve": Status.resolved,
+    "close": Status.resolved,
+    "reopen": Status.active,
+    "re-open": Status.active,
+    "mitigate": Status.stable,
+    "stabilize": Status.stable,
+    "stabilise": Status.stable,
+    "complete": Status.completed,
+}
+_WORD_RE = re.compile(r"[a-z][a-z\-]*", re.IGNORECASE)
+
+
+def _closest_word(word: str, vocabulary: Iterable[str], cutoff: float = 0.84) -> str | None:
+    """Returns the vocabulary word a (possibly misspelt) word stands for, if it is close enough."""
+    if len(word) < 5:
+        return None  # short words have too many close neighbours to correct safely
+    # Typos rarely change the first letter, and requiring it keeps "table" from becoming "stable".
+    candidates = [candidate for candidate in vocabulary if candidate[:1] == word[:1]]
+    matches = difflib.get_close_matches(word, candidates, n=1, cutoff=cutoff)
+    return matches[0] if matches else None
+
+
+def find_status_filter(text: str) -> list[str]:
+    """Returns the status filter a question asks for, as `query_incidents` takes it.
+
+    Named statuses ("resolved", "mitigated" -> stable, misspellings like "resovled") come first, in order;
+    "ongoing", "open", "currently", "rn" or "right now" add "ongoing" (active or stable) when no status is
+    named, or when "ongoing"/"open" is said alongside one.
+    """
+    found: list[str] = []
+    words = _WORD_RE.findall(text.lower())
+    for index, word in enumerate(words):
+        status = _STATUS_FILTER_WORDS.get(word)
+        if status is None and word not in _STATUS_WORDS and not _ONGOING_FILTER_RE.fullmatch(word):
+            close = _closest_word(word, [*_STATUS_FILTER_WORDS, "ongoing", "unresolved"])
+            if close in {"ongoing", "unresolved"}:
+                found.append("ongoing")
+            elif close is not None:
+                status = _STATUS_FILTER_WORDS[close]
+        if status is not None and _NEGATIONS & set(words[max(0, index - 2) : index]):
+            # "resolved but not completed": a negated status is left out; "not yet resolved" is ongoing.
+            status, found = None, [*found, "ongoing"] if status is Status.resolved else found
+        if status is not None:
+            found.append(status.value)
+    named = [value for value in found if value != "ongoing"]
+    if not named and (found or _ONGOING_FILTER_RE.search(text)):
+        return ["ongoing"]
+    if named and ("ongoing" in found or _EXPLICIT_ONGOING_RE.search(text)):
+        named.append("ongoing")
+    return list(dict.fromkeys(named))
+
+
+def find_status(text: str) -> Status | None:
+    """Returns the status a request asks to set ("mark as stable", "resolve this", "reopen it"), or None."""
+    for word in _WORD_RE.findall(text.lower()):
+        if word in _STATUS_WORDS:
+            return _STATUS_WORDS[word]
+        if word in _STATUS_VERBS:
+            return _STATUS_VERBS[word]
+        close = _closest_word(word, [*_STATUS_WORDS, *_STATUS_VERBS])
+        if close is not None:
+            return _STATUS_WORDS.get(close) or _STATUS_VERBS[close]
+    return None
 
 
 # --- incident references -----------------------------------------------------------------------------
@@ -158,19 +257,26 @@ class ServiceName:
 
     def spellings(self) -> list[str]:
         """Returns the lower-case names to recognise, longest first so "payments api" beats "payments"."""
-        names = {self.name, *(self.aliases), *([self.display_name] if self.display_name else [])}
-        variants = set()
-        for name in names:
-            lowered = name.lower().strip()
-            variants |= {
-                lowered,
-                lowered.replace("-", " "),
-                lowered.replace("_", " "),
-                lowered.replace(" ", "-"),
-            }
-        return sorted((v for v in variants if v), key=len, reverse=True)
+        return list(_spellings(self))
 
 
+@lru_cache(maxsize=1024)
+def _spellings(service: ServiceName) -> tuple[str, ...]:
+    # Cached: questions are matched against every spelling of every service.
+    names = {service.name, *(service.aliases), *([service.display_name] if service.display_name else [])}
+    variants = set()
+    for name in names:
+        lowered = name.lower().strip()
+        variants |= {
+            lowered,
+            lowered.replace("-", " "),
+            lowered.replace("_", " "),
+            lowered.replace(" ", "-"),
+        }
+    return tuple(sorted((v for v in variants if v), key=lambda v: (-len(v), v)))
+
+
+@lru_cache(maxsize=4096)
 def _spelling_pattern(spelling: str) -> re.Pattern[str]:
     escaped = re.escape(spelling).replace(r"\ ", r"[\s\-_]+")
     # A trailing "s", "'s" or "-service" still names the service ("payment" and "payments").
@@ -205,6 +311,39 @@ def resolve_service(name: str, services: Sequence[ServiceName]) -> str:
         return found[0]
     known = ", ".join(s.name for s in services)
     raise InvalidInput(f"There is no service called '{name}'. Known services: {known}.")
+
+
+def remove_services(text: str, services: Sequence[ServiceName]) -> str:
+    """Returns the text with every exact mention of a service blanked out, longest spellings first."""
+    spellings = sorted((s for service in services for s in service.spellings()), key=len, reverse=True)
+    for spelling in spellings:
+        text = _spelling_pattern(spelling).sub(" ", text)
+    return text
+
+
+def find_services_fuzzy(text: str, services: Sequence[ServiceName]) -> list[str]:
+    """Returns the services mentioned in free text, forgiving typos ("paymnets"), in order of appearance.
+
+    Exact mentions are found as `find_services` finds them; a word of five letters or more that names no
+    service exactly is matched to the closest one-word spelling, if it is close enough.
+    """
+    exact = find_services(text, services)
+    by_spelling = {
+        spelling: service.name
+        for service in services
+        for spelling in service.spellings()
+        if " " not in spelling and len(spelling) >= 4
+    }
+    hits: list[tuple[int, str]] = []
+    for match in _WORD_RE.finditer(text.lower()):
+        word = match.group(0).strip("-")
+        if word in by_spelling or word.rstrip("s") in by_spelling:
+            continue
+        close = _closest_word(word, by_spelling)
+        if close is not None:
+            hits.append((match.start(), by_spelling[close]))
+    fuzzy = [name for _, name in sorted(hits) if name not in exact]
+    return list(dict.fromkeys([*exact, *fuzzy]))
 
 
 # --- time windows ------------------------------------------------------------------------------------
@@ -347,6 +486,69 @@ def parse_time_window(text: str, now: datetime) -> TimeWindow | None:
         since = _since_phrase(match.group(1), now)
         if since is not None:
             return TimeWindow(since, now, match.group(0).strip(" ?.!,"))
+    return _everyday_window(lowered, now)
+
+
+ALL_TIME_START = datetime(1970, 1, 1, tzinfo=UTC)
+"""Where "all time" and "ever" begin."""
+_ALL_TIME_RE = re.compile(r"\b(?:of )?all[\s-]time\b|\bever\b|\bon record\b|\bin (?:our )?history\b")
+_ABBREVIATED_LAST_RE = re.compile(r"\b(?:past|last|previous|prev|this past)\s+(wk|hr|mo|yr|fortnight)\b")
+_ABBREVIATED_SECONDS = {
+    "wk": 7 * 86400,
+    "hr": 3600,
+    "mo": 30 * 86400,
+    "yr": 365 * 86400,
+    "fortnight": 14 * 86400,
+}
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+_IN_MONTH_RE = re.compile(
+    rf"\b(?:in|during|from)\s+({'|'.join(_MONTHS)}|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b(?!\s+\d)"
+)
+_WEEKEND_RE = re.compile(r"\b(?:over|on|during|this|last|past)\s+(?:the\s+)?weekend\b")
+
+
+def _everyday_window(lowered: str, now: datetime) -> TimeWindow | None:
+    """Returns the window of phrases the main patterns leave out ("past wk", "last night", "in October")."""
+    today = _start_of_day(now)
+    match = _ALL_TIME_RE.search(lowered)
+    if match:
+        return TimeWindow(ALL_TIME_START, now, match.group(0))
+    match = _ABBREVIATED_LAST_RE.search(lowered)
+    if match:
+        return TimeWindow(now - timedelta(seconds=_ABBREVIATED_SECONDS[match.group(1)]), now, match.group(0))
+    if re.search(r"\bthis morning\b", lowered):
+        return TimeWindow(today, min(now, today + timedelta(hours=12)), "this morning")
+    if re.search(r"\b(?:last|yesterday) night\b|\bovernight\b", lowered):
+        return TimeWindow(today - timedelta(hours=6), min(now, today + timedelta(hours=9)), "last night")
+    match = _WEEKEND_RE.search(lowered)
+    if match:
+        # The most recent weekend, or the one under way.
+        saturday = today - timedelta(days=(now.weekday() - 5) % 7)
+        return TimeWindow(saturday, min(now, saturday + timedelta(days=2)), match.group(0))
+    if re.search(r"\bthis quarter\b", lowered):
+        start = today.replace(month=3 * ((now.month - 1) // 3) + 1, day=1)
+        return TimeWindow(start, now, "this quarter")
+    match = _IN_MONTH_RE.search(lowered)
+    if match:
+        month = next(i for i, name in enumerate(_MONTHS, start=1) if name.startswith(match.group(1)[:3]))
+        # The most recent such month that has begun: "in December" asked in November means last year.
+        year = now.year if month <= now.month else now.year - 1
+        start = datetime(year, month, 1, tzinfo=UTC)
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+        return TimeWindow(start, min(now, end), match.group(0))
     return None
 
 

@@ -28,6 +28,9 @@ class Status(StrEnum):
 ONGOING_STATUSES: frozenset[Status] = frozenset({Status.active, Status.stable})
 """What people mean by "ongoing" or "open"."""
 
+RESOLVED_STATUSES: frozenset[Status] = frozenset({Status.resolved, Status.completed})
+"""Over: resolved, with or without the postmortem done."""
+
 ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.active: frozenset({Status.stable, Status.resolved}),
     # A stable incident can flare up again, and a resolved one can be reopened.

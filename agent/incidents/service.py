@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -25,7 +25,14 @@ from agent.incidents.exceptions import (
     InvalidInput,
     NoChange,
 )
-from agent.incidents.models import AuditRecord, Incident, Service, TimelineEntry, incident_services
+from agent.incidents.models import (
+    AuditRecord,
+    Incident,
+    ProcessedEvent,
+    Service,
+    TimelineEntry,
+    incident_services,
+)
 
 MAX_WRITE_ATTEMPTS = 5
 T = TypeVar("T")
@@ -150,7 +157,8 @@ class IncidentFilter:
 
     The time window matches incidents declared inside it ("Sev-1 incidents in the past week"). With
     `overlapping`, it matches incidents open at any moment inside it instead (declared before its end and
-    not resolved before its start), which is what "incidents active within the past 2 hours" means.
+    not resolved before its start), which is what "incidents active within the past 2 hours" means. With
+    `by_resolution`, it matches incidents resolved inside it ("what got resolved this week?").
     """
 
     statuses: frozenset[Status] | None = None
@@ -159,6 +167,7 @@ class IncidentFilter:
     since: datetime | None = None
     until: datetime | None = None
     overlapping: bool = False
+    by_resolution: bool = False
     text: str | None = None
     include_private: bool = False
     exclude_ids: frozenset[int] = frozenset()
@@ -189,9 +198,14 @@ def _filtered(statement: Select[Any], criteria: IncidentFilter) -> Select[Any]:
                 .where(Service.name.in_(criteria.services))
             )
         )
-    if criteria.until is not None:
+    if criteria.by_resolution:
+        if criteria.since is not None:
+            conditions.append(Incident.resolved_at >= criteria.since)
+        if criteria.until is not None:
+            conditions.append(Incident.resolved_at < criteria.until)
+    elif criteria.until is not None:
         conditions.append(Incident.declared_at < criteria.until)
-    if criteria.since is not None:
+    if criteria.since is not None and not criteria.by_resolution:
         if criteria.overlapping:
             conditions.append(or_(Incident.resolved_at.is_(None), Incident.resolved_at >= criteria.since))
         else:
@@ -592,3 +606,153 @@ def set_pinned(
     entry.pinned = pinned
     db_session.commit()
     return entry
+
+
+# --- Slack ingestion --------------------------------------------------------------------------------
+
+
+def mark_events_processed(*, db_session: Session, event_ids: Sequence[str], now: datetime) -> set[str]:
+    """Returns the Slack event ids recorded now (one commit); ids recorded before are left out."""
+    wanted = list(dict.fromkeys(event_ids))
+    if not wanted:
+        return set()
+    seen = set(db_session.scalars(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(wanted))))
+    fresh = [event_id for event_id in wanted if event_id not in seen]
+    try:
+        with db_session.begin_nested():
+            db_session.add_all(ProcessedEvent(event_id=event_id, received_at=now) for event_id in fresh)
+        db_session.commit()
+        return set(fresh)
+    except IntegrityError:
+        # Another process recorded some of them a moment ago: claim the rest one at a time.
+        db_session.rollback()
+    claimed: set[str] = set()
+    for event_id in fresh:
+        try:
+            with db_session.begin_nested():
+                db_session.add(ProcessedEvent(event_id=event_id, received_at=now))
+            db_session.commit()
+            claimed.add(event_id)
+        except IntegrityError:
+            db_session.rollback()
+    return claimed
+
+
+def prune_processed_events(*, db_session: Session, before: datetime) -> int:
+    """Returns how many processed-event records older than `before` were deleted (Slack retries for minutes, not days)."""
+    deleted = db_session.execute(delete(ProcessedEvent).where(ProcessedEvent.received_at < before))
+    db_session.commit()
+    return int(deleted.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """A Slack message to store in an incident's timeline."""
+
+    incident_id: int
+    at: datetime
+    author: str
+    text: str
+    slack_channel_id: str
+    slack_ts: str
+    permalink: str | None = None
+    pinned: bool = False
+
+
+def add_slack_messages(*, db_session: Session, messages: Sequence[SlackMessage]) -> int:
+    """Returns how many messages were added to their timelines, in one commit.
+
+    A message already stored (same channel and ts, in the store or earlier in `messages`) is skipped, so a
+    burst with redeliveries stores each message once.
+    """
+    fresh: dict[tuple[str, str], SlackMessage] = {}
+    for message in messages:
+        fresh.setdefault((message.slack_channel_id, message.slack_ts), message)
+    channels: dict[str, list[str]] = {}
+    for channel_id, ts in fresh:
+        channels.setdefault(channel_id, []).append(ts)
+    for channel_id, stamps in channels.items():
+        stored = db_session.scalars(
+            select(TimelineEntry.slack_ts).where(
+                TimelineEntry.slack_channel_id == channel_id, TimelineEntry.slack_ts.in_(stamps)
+            )
+        )
+        for ts in stored:
+            fresh.pop((channel_id, ts), None)
+    try:
+        with db_session.begin_nested():
+            db_session.add_all(
+                TimelineEntry(
+                    incident_id=message.incident_id,
+                    at=message.at,
+                    author=message.author,
+                    kind=TimelineKind.message.value,
+                    text=message.text,
+                    source=EntrySource.slack.value,
+                    slack_channel_id=message.slack_channel_id,
+                    slack_ts=message.slack_ts,
+                    permalink=message.permalink,
+                    pinned=message.pinned,
+                )
+                for message in fresh.values()
+            )
+        for message in fresh.values():
+            _mark_changed(db_session, message.incident_id)
+        db_session.commit()
+        return len(fresh)
+    except IntegrityError:
+        # Another process stored some of them a moment ago: add the rest one at a time.
+        db_session.rollback()
+    added = 0
+    for message in fresh.values():
+        _entry, created = add_timeline_entry(
+            db_session=db_session,
+            incident_id=message.incident_id,
+            at=message.at,
+            author=message.author,
+            text=message.text,
+            source=EntrySource.slack,
+            slack_channel_id=message.slack_channel_id,
+            slack_ts=message.slack_ts,
+            permalink=message.permalink,
+            pinned=message.pinned,
+        )
+        added += created
+    return added
+
+
+# --- search support (agent/search) -------------------------------------------------------------------
+
+
+def list_incident_ids(
+    *, db_session: Session, criteria: IncidentFilter | None = None, limit: int | None = None
+) -> list[int]:
+    """Returns the numbers of the incidents matching `criteria` (all of them, private included, when None), newest first."""
+    statement = select(Incident.id)
+    if criteria is not None:
+        statement = _filtered(statement, criteria)
+    statement = statement.order_by(Incident.declared_at.desc(), Incident.id.desc())
+    if limit is not None:
+        statement = statement.limit(limit)
+    return list(db_session.scalars(statement))
+
+
+def count_incidents(*, db_session: Session) -> int:
+    """Returns how many incidents the store holds, private ones included."""
+    return db_session.scalar(select(func.count()).select_from(Incident)) or 0
+
+
+def get_timelines(*, db_session: Session, incident_ids: Iterable[int]) -> dict[int, list[TimelineEntry]]:
+    """Returns the live (not deleted) timeline entries of several incidents, each list in time order."""
+    ids = list(dict.fromkeys(incident_ids))
+    timelines: dict[int, list[TimelineEntry]] = {i: [] for i in ids}
+    if not ids:
+        return timelines
+    statement = (
+        select(TimelineEntry)
+        .where(TimelineEntry.incident_id.in_(ids), TimelineEntry.deleted_at.is_(None))
+        .order_by(TimelineEntry.incident_id, TimelineEntry.at, TimelineEntry.id)
+    )
+    for entry in db_session.scalars(statement):
+        timelines[entry.incident_id].append(entry)
+    return timelines
