@@ -1,0 +1,85 @@
+"""Tool `declare`: open a new incident once the person asking confirms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.prebuilt import ToolRuntime
+from pydantic import BaseModel, Field
+
+from agent.incidents import service
+from agent.incidents.exceptions import InvalidInput
+from agent.normalize import parse_severity, resolve_service
+from tools._common import (
+    agent_tool,
+    confirmed_write,
+    context_of,
+    require_request,
+    service_vocabulary,
+    state_value,
+    store_session,
+)
+
+
+class DeclareArgs(BaseModel):
+    """Arguments of `declare`."""
+
+    title: str
+    severity: str = "unknown"
+    services: list[str] = Field(default_factory=list)
+    customer_impact: str | None = None
+
+
+@agent_tool(DeclareArgs)
+def declare(
+    runtime: ToolRuntime,
+    title: str,
+    severity: str = "unknown",
+    services: list[str] | None = None,
+    customer_impact: str | None = None,
+) -> Any:
+    """Declare a new active incident; the person asking is shown it and must confirm it.
+
+    Only when the person asking requests a new incident in their own message.
+
+    Args:
+        title: Short description of what is wrong, e.g. "Checkout errors for EU customers".
+        severity: SEV-1 (worst) to SEV-5, or unknown when not said.
+        services: Impacted services, by name or alias.
+        customer_impact: What customers experience, if said.
+    """
+    context = context_of(runtime)
+    cleaned_title = title.strip()
+    if not cleaned_title:
+        raise InvalidInput("An incident needs a title; what is going wrong?")
+    level = parse_severity(severity)
+    require_request(runtime, "declare", wording="declare an incident")
+    with store_session(context) as db_session:
+        vocabulary = service_vocabulary(db_session)
+        names = list(dict.fromkeys(resolve_service(name, vocabulary) for name in services or ()))
+    impact = customer_impact.strip() if customer_impact and customer_impact.strip() else None
+    listed = f" on {', '.join(names)}" if names else ""
+    return confirmed_write(
+        runtime,
+        action="declare",
+        incident=None,
+        summary=f"Declare a new {level.value} incident{listed}: {cleaned_title}",
+        changes={
+            "title": [None, cleaned_title],
+            "severity": [None, level.value],
+            "status": [None, "active"],
+            "services": [[], names],
+            "customer_impact": [None, impact],
+        },
+        apply=lambda db_session, actor: service.declare(
+            db_session=db_session,
+            title=cleaned_title,
+            severity=level,
+            now=context.clock(),
+            actor=actor,
+            source=context.source,
+            services=names,
+            commander=state_value(runtime, "user") or actor,
+            customer_impact=impact,
+        ),
+    )

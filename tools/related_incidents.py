@@ -1,0 +1,104 @@
+"""Tool `related_incidents`: incidents similar in meaning and keywords, with the reasons they matched."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from langgraph.prebuilt import ToolRuntime
+from pydantic import BaseModel, Field
+
+from agent.incidents import service
+from agent.incidents.exceptions import InvalidInput
+from agent.incidents.models import Incident
+from agent.normalize import TimeWindow, parse_window_argument
+from agent.serialize import incident_brief, iso
+from tools._common import (
+    agent_tool,
+    context_of,
+    index_for,
+    resolve_incident,
+    state_value,
+    store_session,
+    tool_reply,
+)
+
+
+class RelatedIncidentsArgs(BaseModel):
+    """Arguments of `related_incidents`."""
+
+    incident: str | None = None
+    query: str | None = None
+    time_frame: str | None = None
+    limit: int = Field(default=5, ge=1, le=20)
+
+
+def incident_document(incident: Incident) -> str:
+    """Returns the text an incident is compared by: title, summary and customer impact."""
+    return "\n".join(part for part in (incident.title, incident.summary, incident.customer_impact) if part)
+
+
+@agent_tool(RelatedIncidentsArgs)
+def related_incidents(
+    runtime: ToolRuntime,
+    incident: str | None = None,
+    query: str | None = None,
+    time_frame: str | None = None,
+    limit: int = 5,
+) -> Any:
+    """Find incidents related by meaning and keywords to an incident or a description; says why each matched.
+
+    Without a time frame it looks at incidents active in the past 2 hours (is something else going on
+    now?); with one, at active and resolved incidents in that frame. The incident compared with is excluded.
+
+    Args:
+        incident: The incident to compare with; defaults to the incident in focus.
+        query: What to look for, e.g. "DDoS attack" or "customers cannot check out".
+        time_frame: e.g. "past month", "since Monday"; omit for "right now".
+        limit: Most incidents to return.
+    """
+    from agent.search.hybrid import search_incidents  # noqa: PLC0415 - loads the embedding model
+
+    context = context_of(runtime)
+    now = context.clock()
+    window = parse_window_argument(time_frame, now)
+    mode = "time_frame" if window else "active_recently"
+    if window is None:
+        hours = context.related_window_hours
+        window = TimeWindow(now - timedelta(hours=hours), now, f"active in the past {hours:g} hours")
+    with store_session(context) as db_session:
+        focus: Incident | None = None
+        if incident or (not query and state_value(runtime, "focus_incident") is not None):
+            focus = resolve_incident(db_session, incident, runtime)
+        text = (query or "").strip() or (incident_document(focus) if focus else "")
+        if not text:
+            raise InvalidInput("Related to what? Name an incident or describe what to look for.")
+        criteria = service.IncidentFilter(since=window.since, until=window.until, overlapping=True)
+        hits = search_incidents(
+            db_session,
+            index_for(context),
+            query=text,
+            criteria=criteria,
+            limit=limit,
+            exclude_ids=frozenset({focus.id}) if focus else frozenset(),
+        )
+        found = {
+            i.id: i
+            for i in service.get_many(db_session=db_session, incident_ids=[h.incident_id for h in hits])
+        }
+        results = [
+            {
+                **incident_brief(found[hit.incident_id]),
+                "score": round(hit.score, 3),
+                "reasons": list(hit.reasons),
+            }
+            for hit in hits
+            if hit.incident_id in found
+        ]
+    payload = {
+        "mode": mode,
+        "window": {"label": window.label, "since": iso(window.since), "until": iso(window.until)},
+        "focus": focus.public_id if focus else None,
+        "results": results,
+    }
+    return tool_reply(runtime, payload)

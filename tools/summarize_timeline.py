@@ -1,0 +1,60 @@
+"""Tool `summarize_timeline`: a catch-up summary of an incident's timeline, citing its entries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.prebuilt import ToolRuntime
+from pydantic import BaseModel
+
+from agent.incidents.exceptions import InvalidInput
+from tools._common import agent_tool, context_of, resolve_incident, store_session, tool_reply
+
+
+class SummarizeTimelineArgs(BaseModel):
+    """Arguments of `summarize_timeline`."""
+
+    incident: str | None = None
+
+
+@agent_tool(SummarizeTimelineArgs)
+def summarize_timeline(runtime: ToolRuntime, incident: str | None = None) -> Any:
+    """Summarize an incident's timeline for someone catching up: what happened, impact, status, next steps.
+
+    Args:
+        incident: The incident; defaults to the incident in focus.
+    """
+    from agent.postmortems import service as postmortems  # noqa: PLC0415 - only summaries need it
+    from agent.postmortems.extract import (  # noqa: PLC0415
+        SUMMARY_SECTIONS,
+        NotEnoughTimeline,
+        render_summary_markdown,
+    )
+    from agent.postmortems.llm import load_drafting_model  # noqa: PLC0415
+
+    context = context_of(runtime)
+    # An injected chat model (tests, evals) drives the conversation only; the summary is then extracted.
+    model = None if context.chat_model is not None else load_drafting_model(context.model)
+    with store_session(context) as db_session:
+        found = resolve_incident(db_session, incident, runtime)
+        summary = postmortems.summarize(
+            db_session=db_session,
+            incident_id=found.id,
+            now=context.clock(),
+            model=model,
+            min_messages=context.summary_min_messages,
+        )
+    if isinstance(summary, NotEnoughTimeline):
+        raise InvalidInput(
+            f"{found.public_id} has {summary.message_count} messages in its timeline; "
+            f"a summary needs at least {summary.min_messages}."
+        )
+    payload = {
+        "incident": found.public_id,
+        "summary_markdown": render_summary_markdown(summary),
+        "sections": {
+            key: [point.text for point in getattr(summary, key)] for key, _heading in SUMMARY_SECTIONS
+        },
+        "message_count": summary.message_count,
+    }
+    return tool_reply(runtime, payload, focus=found.id)
