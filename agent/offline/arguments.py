@@ -1,0 +1,624 @@
+"""Reading a conversation and a question into tool arguments, for the offline model.
+
+Words become values in `agent.normalize` (severities, statuses, services, incident references, time
+frames); this module decides which of those values a question gives to which argument, and reads the
+conversation around the question: the four context lines of the system prompt (`Current time:`,
+`Channel:`, `Incident in focus:`, `Asking:`), the incident discussed last, and the previous query for
+follow-ups like "and which of those hit payments?".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+
+from agent.incidents.enums import Severity, Status
+from agent.incidents.exceptions import InvalidSeverity
+from agent.normalize import (
+    ALL_TIME_START,
+    THIS_INCIDENT_RE,
+    ServiceName,
+    find_incident_refs,
+    find_services_fuzzy,
+    find_severities,
+    find_severity_filter,
+    find_status,
+    find_status_filter,
+    parse_severity,
+    parse_time_window,
+    remove_services,
+)
+from prompts.offline import DEFAULT_DECLARE_TITLE_CHANNEL
+
+QUERY_FILTER_KEYS = ("status", "severity", "services", "time_frame", "text")
+"""The `query_incidents` arguments a follow-up question can add to or replace."""
+
+# Without a `Current time:` line, phrases are still recognised against this reference; only the phrase
+# is passed on, and the tool resolves it against the run's real clock.
+_REFERENCE_NOW = datetime(2100, 1, 1, tzinfo=UTC)
+
+_MENTION_RE = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>|(?:^|\s)@[\w.-]+", re.IGNORECASE)
+_CONTEXT_LINE_RE = re.compile(
+    r"^(Current time|Channel|Incident in focus|Asking):[ \t]*(.*?)\s*$", re.MULTILINE
+)
+_PRONOUN_RE = re.compile(
+    r"\b(it|its|it's|that one|that incident|the incident|same incident|this one)\b", re.IGNORECASE
+)
+_COUNT_RE = re.compile(r"\b(how many|number of|count|counts|total|tally)\b", re.IGNORECASE)
+_WORD_RE = re.compile(r"[A-Za-z0-9][\w.'-]*")
+_SEVERITY_WORD_RE = re.compile(r"\b(?:sev(?:erity)?|s)[\s\-_:]*[1-5](?:s|'s)?\b", re.IGNORECASE)
+
+# Words that carry no topic: question words, the vocabulary of filters, and what people say around them.
+# What is left of a question after these, the filters and the time frame is its topic ("ddos").
+FILLER_WORDS = frozenset(
+    """
+    a about after affect affected affecting affects again all also am an and any anybody anyone anything
+    are around as ask at be been before being between both but by can can't could currently day days did
+    do does doing done during each either else ever every few find for from get give go going got had has
+    have having hey hi how i if impact impacted impacting impacts in incident incidents inc into involve
+    involved involving is it its it's just know last let like list look looking made many me mine month
+    months more most much my need new no not now number occur occurred occurring of on one only or other
+    our out outage outages over past please pls plz prior recent recently regarding related right rn same
+    see seen service services show since so some something still such tell than that the their them then
+    there these they this those through time to today total touched under until up us want was we week
+    weeks were what whats what's when where which while who why will with within would year years yet you
+    your hit hits hitting hurt broke fire issue issues problem problems happen happened happening
+    happens sev severity severities status statuses ongoing open active stable resolved closed completed
+    currently mitigated unresolved declared reported raised opened filed started logged count counts
+    tally everything any ones query search find me kind sort type types hours hour minutes minute
+    root cause caused causes rca remediation remediate remediated remediations mitigation mitigations
+    action actions taken take took responders responder team fix fixed fixes steps step done did
+    detail details summary summarize summarise info information similar related relevant connected
+    linked before previously earlier ago moment speak progress atm customer customers commander impact
+    started start latest news updates update mention mentions mentioning mentioned containing contain
+    contains say says said unknown untriaged unclassified unset record
+    """.split()
+)
+
+_ASKS_FOR_INCIDENT_RES = (
+    re.compile(
+        r"\b(?:is|are) there (?:an? |any )?(?:ongoing |open |known |active |existing |current )?"
+        r"(?:incident|issue|outage|problem)s?\b[^.?!]*[.?!]*",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\bdo we (?:know|have)\b(?: about)?[^.?!]*[.?!]*", re.IGNORECASE),
+    re.compile(
+        r"\b(?:is|are) (?:something|anything|stuff|things) (?:going on|up|wrong|happening|broken)\b[^.?!]*[.?!]*",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:is (?:this|that|it)|any) (?:a )?known(?: issue| problem| incident)?\b[^.?!]*[.?!]*",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\bknown (?:issue|problem)\b[.?!]*", re.IGNORECASE),
+    re.compile(
+        r"\b(?:is )?(?:someone|anyone|somebody) (?:already )?(?:on|looking at) (?:it|this|that)\b[.?!]*",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"^\s*(?:are|is) (?:we|you|they|customers|users) (?:having|seeing|getting|experiencing)\s+",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"^\s*(?:(?:is )?(?:anyone|anybody)(?: else)?|are (?:others|other people)|we(?:'re| are)|i(?:'m| am))"
+        r" (?:also )?(?:seeing|getting|noticing|experiencing|hitting)\s+",
+        re.IGNORECASE,
+    ),
+)
+_TOPIC_RE = re.compile(
+    r"\b(?:related to|similar to|about|involving|regarding|concerning|caused by|due to|mentioning|"
+    r"to do with|linked to|connected to|on)\s+(?P<topic>.+)$",
+    re.IGNORECASE,
+)
+_TOPIC_TAIL_RE = re.compile(
+    r"(?:\s+(?:that|which|who)\b.*|\s+(?:from|in|over|during|within|since|for|of|this|the|last|past|"
+    r"recently|lately|ever|before|please|pls|and|or))+\s*$",
+    re.IGNORECASE,
+)
+_DECLARE_REST_RE = re.compile(
+    r"\b(?:declare|open|raise|start|create|file|log|kick off|spin up|trigger)\b.{0,30}?"
+    r"\b(?:incident|sev[\s\-_]?[1-5]|outage)\b"
+    r"(?:\s*(?:[:,;.!\-–—]+|\bfor\b|\babout\b|\bbecause\b|\bas\b|\bon\b|\bregarding\b|\bre\b))*\s*(?P<rest>.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_DECLARE_CLAUSE_RE = re.compile(
+    r"(?:let'?s |we need to |please |pls |can you |could you )?\b(?:declare|open|raise|start|create|file|log|"
+    r"kick off|spin up|trigger)\b[^.?!]*",
+    re.IGNORECASE,
+)
+_CUSTOMER_RE = re.compile(r"\b(customers?|users?|clients?|merchants?|shoppers?|buyers?)\b", re.IGNORECASE)
+_SEARCH_VERB_RE = re.compile(r"\bsearch (?:for|through|all|the history|incidents|my|our)\b", re.IGNORECASE)
+_HISTORY_RE = re.compile(
+    r"\b(ever|before|previously|historically|have we (had|seen)|did we (ever )?(have|see)|"
+    r"has (this|that|it) happened)\b",
+    re.IGNORECASE,
+)
+ALL_TIME = "all time"
+"""The time frame of searches over the whole history ("have we seen this error before?")."""
+_TEMPLATE_RE = re.compile(r"\b(?:using|with|from|use) (?:the |our |a )?([\w-]+) template\b", re.IGNORECASE)
+_REPLACE_RE = re.compile(
+    r"\b(re-?generate|replace|redo|re-?draft|new one|another one|again|overwrite|fresh)\b", re.IGNORECASE
+)
+_TARGET_SEGMENT_RE = re.compile(
+    r"\b(?:to|as|into|at)\b(?!.*\b(?:to|as|into|at)\b)(?P<segment>.*)$", re.IGNORECASE
+)
+# Quoted text is a literal to look for; a single quote counts only around whole words ("it's" is no quote).
+_QUOTED_RE = re.compile(r"[\"“]([^\"”]{3,80})[\"”]|(?<![\w'])'([^']{3,80})'(?![\w'])")
+
+
+def public_id(number: int) -> str:
+    """Returns the public id of an incident number (`incident-12`)."""
+    return f"incident-{number}"
+
+
+def strip_mentions(text: str) -> str:
+    """Returns a message without Slack mentions of the bot (`<@U123>`, `@Datadog`)."""
+    return " ".join(_MENTION_RE.sub(" ", text).split())
+
+
+# --- the conversation --------------------------------------------------------------------------------
+
+
+def _message_text(message: BaseMessage) -> str:
+    return message.text if isinstance(message.text, str) else str(message.content)
+
+
+def _refs_in_payload(payload: Any) -> list[int]:
+    """Returns the incidents a tool result is about, the main one first."""
+    if not isinstance(payload, dict):
+        return []
+    refs: list[int] = []
+    for key in ("id", "incident", "focus"):
+        value = payload.get(key)
+        if isinstance(value, dict):
+            value = value.get("id")
+        if isinstance(value, str):
+            refs.extend(find_incident_refs(value))
+    for key in ("results", "incidents"):
+        items = payload.get(key)
+        if isinstance(items, list):
+            refs.extend(
+                ref
+                for item in items
+                if isinstance(item, dict)
+                for ref in find_incident_refs(str(item.get("id", "")))
+            )
+    return refs
+
+
+def _refs_in_message(message: BaseMessage) -> list[int]:
+    if isinstance(message, ToolMessage):
+        try:
+            return _refs_in_payload(json.loads(_message_text(message)))
+        except ValueError:
+            return find_incident_refs(_message_text(message))
+    refs = find_incident_refs(_message_text(message))
+    if isinstance(message, AIMessage):
+        for call in message.tool_calls:
+            refs.extend(find_incident_refs(str(call["args"].get("incident") or "")))
+    return refs
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One question and what surrounds it: the context lines, earlier turns, and this turn's tool calls."""
+
+    question: str
+    """The latest message of the person, without mentions of the bot."""
+    now: datetime | None = None
+    channel: str | None = None
+    focus: int | None = None
+    user: str | None = None
+    earlier: tuple[BaseMessage, ...] = ()
+    """Messages before the question (system messages left out), oldest first."""
+    turn: tuple[BaseMessage, ...] = ()
+    """Messages after the question: this turn's tool calls and their results."""
+
+    @classmethod
+    def from_messages(cls, messages: Sequence[BaseMessage]) -> Conversation:
+        """Returns the conversation the messages hold; the last human message is the question."""
+        lines: dict[str, str] = {}
+        for message in messages:
+            if isinstance(message, SystemMessage):
+                lines.update({key: value for key, value in _CONTEXT_LINE_RE.findall(_message_text(message))})
+        last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=None)
+        rest = [m for m in messages if not isinstance(m, SystemMessage)]
+        if last_human is None:
+            return cls(question="", **_context_values(lines), turn=tuple(rest))
+        question_message = messages[last_human]
+        earlier = tuple(m for m in messages[:last_human] if not isinstance(m, SystemMessage))
+        turn = tuple(m for m in messages[last_human + 1 :] if not isinstance(m, SystemMessage))
+        return cls(
+            question=strip_mentions(_message_text(question_message)),
+            **_context_values(lines),
+            earlier=earlier,
+            turn=turn,
+        )
+
+    @property
+    def reference_now(self) -> datetime:
+        """Returns the time phrases are read against: the `Current time:` line, else a fixed reference."""
+        return self.now or _REFERENCE_NOW
+
+    def last_discussed(self) -> int | None:
+        """Returns the incident the conversation talked about last (the first one named in that message)."""
+        for message in reversed(self.earlier):
+            refs = _refs_in_message(message)
+            if refs:
+                return refs[0]
+        return None
+
+    def previous_call(self, name: str) -> dict[str, Any] | None:
+        """Returns the arguments of the latest earlier call of a tool, or None."""
+        for message in reversed(self.earlier):
+            if isinstance(message, AIMessage):
+                for call in reversed(message.tool_calls):
+                    if call["name"] == name:
+                        return dict(call["args"])
+        return None
+
+    def previous_tool(self) -> str | None:
+        """Returns the tool the previous exchange called last, or None; only that exchange makes a follow-up."""
+        for message in reversed(self.earlier):
+            if isinstance(message, AIMessage) and message.tool_calls:
+                return str(message.tool_calls[-1]["name"])
+            if isinstance(message, HumanMessage):
+                return None
+        return None
+
+    def previous_question(self) -> str | None:
+        """Returns the person's message before this one, or None."""
+        for message in reversed(self.earlier):
+            if isinstance(message, HumanMessage):
+                return strip_mentions(_message_text(message))
+        return None
+
+
+def _context_values(lines: dict[str, str]) -> dict[str, Any]:
+    def value(key: str) -> str | None:
+        text = lines.get(key, "").strip()
+        return None if text.lower() in {"", "none", "null", "unknown"} else text
+
+    now_text = value("Current time")
+    now: datetime | None = None
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text.replace("Z", "+00:00"))
+        except ValueError:
+            now = None
+        if now is not None and now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+    focus_refs = find_incident_refs(value("Incident in focus") or "")
+    return {
+        "now": now,
+        "channel": value("Channel"),
+        "focus": focus_refs[0] if focus_refs else None,
+        "user": value("Asking"),
+    }
+
+
+# --- what a question says ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Signals:
+    """The values a question names, read once and shared by the intent rules and the argument filling."""
+
+    text: str
+    refs: list[int] = field(default_factory=list)
+    this_incident: bool = False
+    pronoun: bool = False
+    severities: list[Severity] = field(default_factory=list)
+    status_filter: list[str] = field(default_factory=list)
+    status_target: Status | None = None
+    services: list[str] = field(default_factory=list)
+    time_frame: str | None = None
+    counting: bool = False
+    history: bool = False
+    """The question looks back over the whole history ("ever", "have we seen ... before?")."""
+    literal: str | None = None
+    """Text to find as written: a quoted phrase or an identifier like an error code or a host name."""
+    residue: list[str] = field(default_factory=list)
+    """Words that are none of the above nor filler: the question's topic, if it has one."""
+
+
+def read_signals(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signals:
+    """Returns the values a question names."""
+    window = parse_time_window(text, now)
+    # "ever" and "on record" restrict nothing; they ask to look over the whole history.
+    all_time = window is not None and window.since <= ALL_TIME_START
+    time_frame = None if window is None or all_time else window.label
+    service_text = _SEARCH_VERB_RE.sub(" ", text)
+    found_services = find_services_fuzzy(service_text, services)
+    return Signals(
+        text=text,
+        refs=find_incident_refs(text),
+        this_incident=bool(THIS_INCIDENT_RE.search(text)),
+        pronoun=bool(_PRONOUN_RE.search(text)),
+        severities=find_severity_filter(text),
+        status_filter=find_status_filter(text),
+        status_target=find_status(text),
+        services=found_services,
+        time_frame=time_frame,
+        counting=bool(_COUNT_RE.search(text)),
+        history=all_time or bool(_HISTORY_RE.search(text)),
+        literal=_literal(text),
+        residue=_residue(text, time_frame=window.label if window else None, services=services),
+    )
+
+
+def _literal(text: str) -> str | None:
+    """Returns a quoted phrase, or an identifier such as `ERR_PAYMENT_DECLINED_4012` or `db-primary-03.us-east-1`."""
+    quoted = _QUOTED_RE.search(text)
+    if quoted:
+        return quoted.group(1) or quoted.group(2)
+    for token in text.split():
+        word = token.strip("\"'“”‘’?!,;:()[]")
+        if len(word) < 8 or not re.search(r"\d", word) or find_incident_refs(word):
+            continue
+        if "_" in word or re.search(r"\w[.-]\w.*[.-]\w", word):
+            try:
+                datetime.fromisoformat(word)
+            except ValueError:
+                return word
+    return None
+
+
+def _remove_phrase(text: str, phrase: str | None) -> str:
+    if not phrase:
+        return text
+    return re.sub(re.escape(phrase), " ", text, flags=re.IGNORECASE)
+
+
+def _residue(text: str, *, time_frame: str | None, services: Sequence[ServiceName]) -> list[str]:
+    remaining = remove_services(_remove_phrase(text, time_frame), services)
+    remaining = _SEVERITY_WORD_RE.sub(" ", remaining)
+    remaining = re.sub(r"(?:\bincident[\s\-_#]*|\binc[\s\-_#]*|#)\d+\b", " ", remaining, flags=re.IGNORECASE)
+    words = []
+    for word in _WORD_RE.findall(remaining):
+        lowered = word.lower().strip("'.-")
+        if not lowered or lowered in FILLER_WORDS or lowered.isdigit() or len(lowered) < 2:
+            continue
+        if find_services_fuzzy(lowered, services):
+            continue
+        if find_status_filter(lowered) or find_severities(lowered) or _is_severity_word(lowered):
+            continue
+        words.append(word.strip("'.-"))
+    return words
+
+
+def _is_severity_word(word: str) -> bool:
+    try:
+        parse_severity(word)
+    except InvalidSeverity:
+        return False
+    return word != "unknown"
+
+
+# --- arguments per tool ------------------------------------------------------------------------------
+
+
+def resolve_incident(signals: Signals, conversation: Conversation) -> int | None:
+    """Returns the incident a question is about: named, "this incident", "it", or the one in focus."""
+    if signals.refs:
+        return signals.refs[0]
+    if signals.this_incident:
+        return conversation.focus or conversation.last_discussed()
+    if signals.pronoun:
+        return conversation.last_discussed() or conversation.focus
+    return conversation.focus or conversation.last_discussed()
+
+
+def names_incident(signals: Signals) -> bool:
+    """Returns whether the question points at one incident itself ("incident-12", "this incident", "it")."""
+    return bool(signals.refs or signals.this_incident or signals.pronoun)
+
+
+def query_arguments(signals: Signals, *, follow_up_of: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Returns the `query_incidents` arguments of a question, on top of a previous query's when following up."""
+    text = signals.literal or (" ".join(signals.residue) if signals.counting else None)
+    found: dict[str, Any] = {
+        "status": signals.status_filter or None,
+        "severity": [s.value for s in signals.severities] or None,
+        "services": signals.services or None,
+        "time_frame": signals.time_frame,
+        "text": text or None,
+    }
+    merged = {key: value for key, value in (follow_up_of or {}).items() if key in QUERY_FILTER_KEYS and value}
+    merged.update({key: value for key, value in found.items() if value})
+    return {key: merged[key] for key in QUERY_FILTER_KEYS if key in merged}
+
+
+def has_query_filters(signals: Signals) -> bool:
+    """Returns whether a question names any filter `query_incidents` takes."""
+    return bool(signals.status_filter or signals.severities or signals.services or signals.time_frame)
+
+
+def symptom_text(signals: Signals) -> str:
+    """Returns the symptom a person describes, without "is there an incident?" around it."""
+    text = signals.text
+    for pattern in _ASKS_FOR_INCIDENT_RES:
+        text = pattern.sub(" ", text)
+    text = _remove_phrase(text, signals.time_frame)
+    cleaned = " ".join(text.split()).strip(" ,;:-–—?!.")
+    if len([w for w in _WORD_RE.findall(cleaned) if w.lower() not in FILLER_WORDS]) == 0:
+        cleaned = " ".join(signals.text.split()).strip(" ?!.")
+    return cleaned
+
+
+def topic_text(signals: Signals) -> str | None:
+    """Returns what a search is about ("DDOS attacks"), or None when the question names no topic."""
+    match = _TOPIC_RE.search(_remove_phrase(signals.text, signals.time_frame))
+    if match:
+        topic = _TOPIC_TAIL_RE.sub("", match.group("topic").strip(" ?!.,")).strip(" ?!.,\"'“”")
+        topic = re.sub(r"^(?:the|a|an|any|some)\s+", "", topic, flags=re.IGNORECASE)
+        if find_incident_refs(topic) or THIS_INCIDENT_RE.search(topic) or _PRONOUN_RE.fullmatch(topic):
+            return None  # "similar to this one" compares with an incident, not a topic
+        if any(w.lower() not in FILLER_WORDS for w in _WORD_RE.findall(topic)):
+            return topic
+    return core_phrase(signals) if signals.residue else None
+
+
+def core_phrase(signals: Signals) -> str | None:
+    """Returns the question without its time frame and the filler words around its subject.
+
+    "what was the cause of the checkout outage yesterday?" -> "checkout outage".
+    """
+    words = _WORD_RE.findall(_remove_phrase(signals.text, signals.time_frame))
+    while words and words[0].lower().strip("'.-") in FILLER_WORDS:
+        words.pop(0)
+    while words and words[-1].lower().strip("'.-") in FILLER_WORDS:
+        words.pop()
+    return " ".join(words) or None
+
+
+def related_arguments(
+    signals: Signals, conversation: Conversation, *, query: str | None, history: bool = False
+) -> dict[str, Any]:
+    """Returns the `related_incidents` arguments: the incident compared with (when not the focus), query, frame.
+
+    With `history`, a search without a stated time frame covers all time instead of what is active now.
+    """
+    arguments: dict[str, Any] = {}
+    if query is None:
+        target = resolve_incident(signals, conversation)
+        if target is not None and target != conversation.focus:
+            arguments["incident"] = public_id(target)
+    else:
+        arguments["query"] = query
+    if signals.time_frame:
+        arguments["time_frame"] = signals.time_frame
+    elif history:
+        arguments["time_frame"] = ALL_TIME
+    return arguments
+
+
+def described_incident(description: str, conversation: Conversation) -> str | None:
+    """Returns the incident of the latest listed results that a description fits ("the billing-db failover one").
+
+    The title's words must share more with the description than any other listed incident's do.
+    """
+    wanted = {w.lower() for w in _WORD_RE.findall(description) if w.lower() not in FILLER_WORDS}
+    for message in reversed(conversation.earlier):
+        if not isinstance(message, ToolMessage):
+            continue
+        try:
+            payload = json.loads(_message_text(message))
+        except ValueError:
+            continue
+        listed = [
+            item
+            for key in ("incidents", "results")
+            for item in (payload.get(key) or [] if isinstance(payload, dict) else [])
+            if isinstance(item, dict) and item.get("id")
+        ]
+        if not listed:
+            continue
+        scored = sorted(
+            (
+                (
+                    len(wanted & {w.lower() for w in _WORD_RE.findall(str(item.get("title", "")))}),
+                    str(item["id"]),
+                )
+                for item in listed
+            ),
+            reverse=True,
+        )
+        if scored[0][0] > 0 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+            return scored[0][1]
+        return None
+    return None
+
+
+def target_severity(signals: Signals) -> Severity | None:
+    """Returns the severity a change asks for: the one after "to"/"as", else the last one named."""
+    segment = _TARGET_SEGMENT_RE.search(signals.text)
+    if segment:
+        named = find_severities(segment.group("segment"))
+        if named:
+            return named[0]
+        for word in _WORD_RE.findall(segment.group("segment")):
+            if _is_severity_word(word.lower()):
+                return parse_severity(word)
+    if signals.severities:
+        return signals.severities[-1]
+    words = [w for w in _WORD_RE.findall(signals.text) if _is_severity_word(w.lower())]
+    return parse_severity(words[-1]) if words else None
+
+
+def target_status(signals: Signals) -> Status | None:
+    """Returns the status a change asks for: the one after "to"/"as", else the first one named."""
+    segment = _TARGET_SEGMENT_RE.search(signals.text)
+    if segment:
+        status = find_status(segment.group("segment"))
+        if status is not None:
+            return status
+    return signals.status_target
+
+
+def declare_arguments(
+    signals: Signals, conversation: Conversation, *, services: Sequence[ServiceName]
+) -> dict[str, Any] | None:
+    """Returns the `declare` arguments, or None when nothing says what the incident is about.
+
+    The title comes from the request, else the symptom asked about just before, else the channel.
+    """
+    title = _declare_title(signals.text) or _previous_symptom(conversation)
+    if not title and conversation.channel:
+        title = DEFAULT_DECLARE_TITLE_CHANNEL.format(channel=conversation.channel)
+    if not title:
+        return None
+    arguments: dict[str, Any] = {"title": title}
+    if signals.severities:
+        arguments["severity"] = signals.severities[0].value
+    named = find_services_fuzzy(f"{title} {signals.text}", services)
+    if named:
+        arguments["services"] = named
+    if _CUSTOMER_RE.search(title):
+        arguments["customer_impact"] = title
+    return arguments
+
+
+def _declare_title(text: str) -> str | None:
+    match = _DECLARE_REST_RE.search(text)
+    rest = match.group("rest") if match else ""
+    # "declare a SEV-1 incident for payments being down": the noun after the severity is not the title.
+    rest = re.sub(r"^(?:incident|outage)\b\s*(?:for|about|:|-|,)?\s*", "", rest, flags=re.IGNORECASE)
+    rest = _SEVERITY_WORD_RE.sub(" ", rest)
+    if not _has_content(rest):
+        # "Payments are failing for EU cards. Declare an incident." says it before the request.
+        rest = _DECLARE_CLAUSE_RE.sub(" ", text)
+    rest = re.sub(r"^(?:the|a|an)\s+", "", " ".join(rest.split()).strip(" ,;:-–—?!."), flags=re.IGNORECASE)
+    if not _has_content(rest):
+        return None
+    return (rest[0].upper() + rest[1:])[:200]
+
+
+def _has_content(text: str) -> bool:
+    words = [w.lower() for w in _WORD_RE.findall(text)]
+    return any(w not in FILLER_WORDS and not _SEVERITY_WORD_RE.fullmatch(w) for w in words)
+
+
+def _previous_symptom(conversation: Conversation) -> str | None:
+    previous = conversation.previous_call("related_incidents")
+    query = previous.get("query") if previous else None
+    if isinstance(query, str) and _has_content(query):
+        return query[0].upper() + query[1:]
+    return None
+
+
+def postmortem_arguments(signals: Signals, incident: int | None) -> dict[str, Any]:
+    """Returns the `draft_postmortem` arguments: the incident, a named template, and whether to replace."""
+    arguments: dict[str, Any] = {"incident": public_id(incident) if incident is not None else None}
+    template = _TEMPLATE_RE.search(signals.text)
+    if template and template.group(1).lower() != "ai":
+        arguments["template"] = template.group(1).lower()
+    if _REPLACE_RE.search(signals.text):
+        arguments["replace"] = True
+    return {key: value for key, value in arguments.items() if value is not None}

@@ -1,0 +1,410 @@
+"""Recognising what a question asks for: rules where the words are unambiguous, meaning otherwise.
+
+A question is first spell-corrected against the words the rules look for ("incidnets", "sumary"), then
+matched by rules (incident references, severities, "how many", "related", "declare", "mark ... as
+stable", "root cause", ...). When no rule is sure, it goes to the intent of the most similar example
+question in `prompts.offline.INTENT_EXAMPLES`, compared by cosine similarity of MiniLM embeddings (the
+examples are embedded once per process; only the question is embedded per call). Too little similarity
+to anything means the question is beyond the offline model.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import threading
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from agent.offline.arguments import (
+    Signals,
+    has_query_filters,
+    names_incident,
+    target_severity,
+    target_status,
+    topic_text,
+)
+from prompts.offline import INTENT_EXAMPLES
+
+if TYPE_CHECKING:
+    from agent.search.embedding import MiniLMEmbedding
+
+
+class Intent(StrEnum):
+    """What a question asks the offline model to do."""
+
+    query = "query_incidents"
+    symptom = "symptom_search"
+    related = "related_to_focus"
+    topic = "topic_search"
+    root_cause = "root_cause"
+    remediation = "remediation"
+    details = "incident_details"
+    declare = "declare"
+    update_severity = "update_severity"
+    set_status = "set_status"
+    summary = "summary"
+    postmortem = "postmortem"
+    help = "help"
+    greeting = "greeting"
+    thanks = "thanks"
+    out_of_scope = "out_of_scope"
+
+
+MIN_SIMILARITY = 0.42
+"""Below this cosine similarity to every example, a question is out of scope (measured on the examples:
+paraphrases score 0.55-0.9, unrelated questions 0.1-0.35)."""
+
+
+@dataclass(frozen=True)
+class Classification:
+    """An intent and why it was chosen."""
+
+    intent: Intent
+    source: Literal["rule", "similarity"]
+    score: float
+    """1.0 for a rule; the cosine similarity of the nearest example otherwise."""
+    evidence: str
+    """The rule's name, or the nearest example question."""
+
+
+# --- spelling ----------------------------------------------------------------------------------------
+
+KEYWORDS = frozenset(
+    """
+    incident incidents ongoing active resolved resolve related similar summary summarize summarise
+    postmortem postmortems declare remediation remediations mitigation mitigations mitigated responders
+    severity status stable currently current happened happening yesterday today week weeks month months
+    hours attacks attack cause caused customer customers unable actions impacted affected anything anyone
+    something recently previous outage outages catch recap details detail root before mark update change
+    escalate downgrade please
+    """.split()
+)
+SHORTHAND = {
+    "hw": "how",
+    "wat": "what",
+    "wats": "what's",
+    "wat's": "what's",
+    "whats": "what's",
+    "r": "are",
+    "u": "you",
+    "ur": "your",
+    "incs": "incidents",
+    "wk": "week",
+    "wks": "weeks",
+    "yday": "yesterday",
+    "yest": "yesterday",
+    "b4": "before",
+    "abt": "about",
+}
+"""Slack shorthand, written out so the rules and the time phrases see ordinary words."""
+_TOKEN_RE = re.compile(r"[A-Za-z][A-Za-z0-9'-]*")
+
+
+def correct_typos(text: str) -> str:
+    """Returns the text with Slack shorthand written out and misspelt keywords corrected.
+
+    "hw many incidnets this wk" -> "how many incidents this week"; other words are kept as they are.
+    """
+
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(0)
+        lowered = word.lower()
+        if lowered in SHORTHAND:
+            return SHORTHAND[lowered]
+        if len(lowered) < 5 or lowered in KEYWORDS or any(c.isdigit() for c in lowered):
+            return word  # short words have too many neighbours; "incident-45" is a reference
+        candidates = [k for k in KEYWORDS if k[:1] == lowered[:1]]
+        close = difflib.get_close_matches(lowered, candidates, n=1, cutoff=0.84)
+        if not close or close[0].startswith(lowered) or lowered.startswith(close[0]):
+            return word  # another form of a keyword ("happen", "declared") is not a typo
+        return close[0]
+
+    return _TOKEN_RE.sub(fix, text)
+
+
+# --- rules -------------------------------------------------------------------------------------------
+
+_GREETING_RE = re.compile(
+    r"^(hi|hello|hey|yo|hiya|howdy|greetings|good (morning|afternoon|evening))"
+    r"( there| all| team| everyone| folks| copilot| bot)?[\s!.,]*$"
+)
+_THANKS_RE = re.compile(
+    r"^((ok|okay|great|perfect|awesome|cool|nice|got it|brilliant),? )?"
+    r"(thanks|thank you|thx|ty|cheers|much appreciated)( a lot| so much| mate| all)?[\s!.,]*"
+    r"(that helps|that's helpful|very helpful)?[\s!.,]*$"
+)
+_HELP_RE = re.compile(
+    r"^(help|/help|\?+|usage|commands|what can you do|what else can you do|what do you do|"
+    r"how (do|can|should) i use (you|this|this bot|copilot)|what (questions|things) can i ask( you)?|"
+    r"what can i ask( you)?|what are your (commands|capabilities|features)|who are you|what are you|"
+    r"how (do|can|should) i (declare|update|mark|ask|find|search|get|use)\b.*)"
+    r"( for me| here)?[\s?!.]*$"
+)
+_DESTRUCTIVE_RE = re.compile(
+    r"\b(delete|remove|erase|wipe|purge|destroy|nuke|truncate)\b|\bdrop (all|the|every|table|database|incidents)\b"
+)
+_POSTMORTEM_RE = re.compile(r"\b(post[\s-]?mortems?|retrospective|retro doc|post[\s-]?incident review)\b")
+_QUERY_GUARD_RE = re.compile(
+    r"\b(how many|number of|list|show|which|were there|was there|did we|have we|when did|when was|who)\b"
+)
+_DECLARE_RE = re.compile(
+    r"\bdeclare\b|\b(open|raise|start|create|file|log|kick off|spin up|trigger)\s+(up\s+)?(a|an|new|another)\s+"
+    r"(new\s+)?((sev|severity)[\s-]?[1-5]\s+)?(incident|sev[\s-]?[1-5]|outage)\b(?![\s#-]*\d)"
+)
+_CHANGE_VERB_RE = re.compile(
+    r"\b(update|change|set|bump|raise|lower|downgrade|upgrade|escalate|de-?escalate|move|make|mark|switch|"
+    r"reclassify|drop|adjust|reduce|increase|flip|put|transition|flag|bring)\b"
+)
+_STATUS_VERB_START_RE = re.compile(
+    r"^(please |pls |can you |could you |let'?s |go ahead and |ok |okay )?"
+    r"(resolve|close|reopen|re-open|mitigate|stabili[sz]e|complete)\b"
+)
+_STATUS_STATEMENT_RE = re.compile(
+    r"\b(we're|we are|it's|it is|this is|incident is|we've|we have)( now| been| fully)* "
+    r"(stable|stabili[sz]ed|mitigated|resolved|fixed)\b.*\b(now|mark|set|update)\b"
+)
+_SEVERITY_STATEMENT_RE = re.compile(r"\b(it|this|that)('s| is) (now |actually |really )?(a |an )?sev")
+_OUT_OF_SCOPE_RE = re.compile(
+    r"\b(weather|jokes?|poems?|haiku|songs?|limerick|lyrics|recipe|capital of|meaning of life|translate|"
+    r"translation|stock price|bitcoin|crypto|horoscope|movies?|football|soccer|basketball|girlfriend|"
+    r"boyfriend)\b|\bwrite (me )?(a|an) (poem|story|essay|song|script|program|function|letter)\b"
+    # Blame, and statistics the tools do not compute (MTTR, averages, trends).
+    r"|\b(who caused|whose fault|to blame|blame)\b|\b(mttr|mtta|mttd|mtbf|average|mean time|median|trends?)\b"
+)
+_BULK_CHANGE_RE = re.compile(
+    r"\b(all|every|each)\b.*\bincidents?\b.*\b(to|as)\b|"
+    r"\b(resolve|close|mark|set|update|change|escalate|downgrade)\b.*\b(all|every|each)\b.*\bincidents?\b"
+)
+_FUTURE_RE = re.compile(
+    r"\b(will|going to|gonna)\b[^?]*\b(next|happen|occur|fail|break|go down|crash|outage|incident|be resolved|"
+    r"be fixed|recover)\b|\b(predict|prediction|forecast|foresee)\b|\bnext (outage|incident|failure|sev)\b|"
+    r"\b(when|how|what|which|where) will\b(?! you)|^will (?!you\b)"
+)
+FOLLOW_UP_RE = re.compile(
+    r"^(and|what about|how about|ok and|okay and|now|only|just|same for|same but|but)\b"
+    r"|\b(of (those|them|these)|among (them|those|these)|those ones|out of those)\b"
+)
+_SUMMARY_RE = re.compile(
+    r"\b(summary|summari[sz]e|summari[sz]ing|recap|tl;?dr|catch me up|catch up|bring me up to speed|sum up|"
+    r"sum it up|rundown|run down|overview|sitrep|where are we|what did i miss|"
+    r"what'?s (been )?happen(ed|ing) (so far|here|in this (incident|channel))|"
+    r"what'?s going on in (this|the) (channel|incident))\b"
+)
+_ROOT_CAUSE_RE = re.compile(
+    r"\b(root[\s-]?causes?|rca|what caused|caused (it|this|that)|cause of|why did|"
+    r"why (was|were|is) (there|it|this|that)|what broke|what went wrong|underlying (cause|issue|problem)|"
+    r"what triggered|trigger of|reason for)\b"
+)
+_REMEDIATION_RE = re.compile(
+    r"\b(remediat\w*|mitigation steps|mitigations|actions? (taken|did|were)|"
+    r"what did (they|the responders|responders|we|the team|you|people|folks|on-?call) do|"
+    r"how (did|was|were|is) (we|they|it|this|that|the team|responders|the responders|incident[\w-]*|"
+    r"the incident)( \w+)? (fix|fixed|resolve|resolved|mitigate|mitigated|handle|handled|solve|solved|"
+    r"remediate|remediated|stop|stopped|contain|contained)|steps (taken|did|were)|"
+    r"what (was|were) (done|the fix|the mitigation)|the fix\b|fix for|how to fix|how (do|did) (we|they) fix|"
+    r"what fixed)"
+)
+_RELATED_RE = re.compile(
+    r"\b(related|similar|like this|like that|like it|same (issue|problem|thing|error|symptoms?|root cause)|"
+    r"happened before|seen (this|that|it) before|dupes?|duplicates?|connected|linked|look ?alike|"
+    r"resembl\w+)\b"
+)
+_TOPIC_CONNECTOR_RE = re.compile(
+    r"\b(about|involving|regarding|concerning|caused by|due to|mentioning|to do with)\b"
+)
+# "search" starting a question may be the service ("search is slow"); as a verb it takes an object.
+_SEARCH_RE = re.compile(r"^(find|look for|look up|dig up)\b|\bsearch (for|through|incidents|the history)\b")
+_QUERY_RE = re.compile(
+    r"\b(how many|number of|count|list|show( me)?|which incidents|what incidents|any incidents|anything|"
+    r"were there|are there|is there|have there been|has there been|did (we|anything|any)|what'?s (open|ongoing|"
+    r"active|on fire)|incidents? (this|last|in|since|from|today|yesterday|over)|sev[1-5]s|sev-[1-5]s)\b"
+)
+_INCIDENT_WORD_RE = re.compile(r"\b(incidents?|sevs?|sev[\s-]?[1-5]s?|outages?|issues|problems|anything)\b")
+_SYMPTOM_RE = re.compile(
+    r"\b(unable|can'?t|cannot|couldn'?t|won'?t|wont|not (working|loading|responding|available|going through)|"
+    r"fail\w*|errors?|erroring|5xx|4xx|50[0-4]s?|down|broken|breaking|slow|sluggish|timeouts?|timing out|"
+    r"timed out|latency|lagg\w*|declin\w+|degraded|spik\w+|elevated|stuck|missing|unavailable|unreachable|"
+    r"crash\w*|hanging|outage|blank|wrong|having (problems|issues|trouble)|(problems?|issues?|trouble) with)\b"
+)
+_DETAIL_WORDS_RE = re.compile(
+    r"\b(status|details?|commander|who|when|impact|severity|services?|channel|responders?|tell me about|"
+    r"what is|what's|info)\b"
+)
+
+
+def _change_rule(signals: Signals, lowered: str) -> Intent | None:
+    """Returns update_severity or set_status when the question asks to change one, by its target value."""
+    if _QUERY_GUARD_RE.search(lowered) and not names_incident(signals):
+        return None
+    severity = target_severity(signals)
+    status = target_status(signals)
+    segment = re.search(r"\b(?:to|as|into)\b(?!.*\b(?:to|as|into)\b)(.*)$", lowered)
+    tail = segment.group(1) if segment else ""
+    status_in_tail = status is not None and re.search(
+        r"\b(stable|stabili[sz]ed|mitigated|resolved|fixed|closed|active|completed|complete|done|reopened)\b",
+        tail,
+    )
+    wants_change = bool(_CHANGE_VERB_RE.search(lowered))
+    if (
+        severity is not None
+        and not status_in_tail
+        and (wants_change or _SEVERITY_STATEMENT_RE.search(lowered))
+    ):
+        if signals.severities or re.search(r"\b(severity|sev)\b", lowered) or tail.strip():
+            return Intent.update_severity
+    if status is not None and (
+        (wants_change and not _QUERY_GUARD_RE.search(lowered))
+        or _STATUS_VERB_START_RE.search(lowered)
+        or _STATUS_STATEMENT_RE.search(lowered)
+    ):
+        return Intent.set_status
+    if wants_change and _CHANGE_VERB_RE.match(lowered):
+        # "change the severity of this incident" asks for a change; the value is asked for next.
+        if re.search(r"\b(severity|sev)\b", lowered):
+            return Intent.update_severity
+        if re.search(r"\bstatus\b", lowered):
+            return Intent.set_status
+    return None
+
+
+def rule_intent(signals: Signals, *, previous_tool: str | None = None) -> tuple[Intent, str] | None:
+    """Returns the intent the rules are sure of, with the rule's name, or None to ask the embeddings."""
+    lowered = " ".join(signals.text.lower().split())
+    if not lowered.strip(" ?!."):
+        return Intent.help, "empty"
+    for intent, pattern, name in (
+        (Intent.greeting, _GREETING_RE, "greeting"),
+        (Intent.thanks, _THANKS_RE, "thanks"),
+        (Intent.help, _HELP_RE, "help"),
+        (Intent.out_of_scope, _DESTRUCTIVE_RE, "destructive"),
+        (Intent.postmortem, _POSTMORTEM_RE, "postmortem"),
+    ):
+        if pattern.search(lowered):
+            return intent, name
+    if _BULK_CHANGE_RE.search(lowered):
+        return Intent.out_of_scope, "bulk change"
+    if _DECLARE_RE.search(lowered) and not _QUERY_GUARD_RE.search(lowered):
+        return Intent.declare, "declare"
+    change = _change_rule(signals, lowered)
+    if change is not None:
+        return change, "change"
+    if _OUT_OF_SCOPE_RE.search(lowered) or _FUTURE_RE.search(lowered):
+        return Intent.out_of_scope, "beyond scope"
+    if previous_tool == "query_incidents" and FOLLOW_UP_RE.search(lowered) and not signals.refs:
+        if has_query_filters(signals) or re.search(r"\b(of (those|them|these)|among)\b", lowered):
+            return Intent.query, "follow-up of a query"
+    plural = re.search(r"\bincidents\b", lowered) and not names_incident(signals)
+    if _SUMMARY_RE.search(lowered):
+        many = plural or (signals.time_frame and not names_incident(signals))
+        return (Intent.query, "summary of many") if many else (Intent.summary, "summary")
+    if _ROOT_CAUSE_RE.search(lowered) or _REMEDIATION_RE.search(lowered):
+        if plural:
+            # "incidents where the root cause was a bad config push" searches many incidents.
+            return Intent.topic, "causes of many"
+        return (
+            (Intent.root_cause, "root cause")
+            if _ROOT_CAUSE_RE.search(lowered)
+            else (Intent.remediation, "remediation")
+        )
+    if _RELATED_RE.search(lowered):
+        connector = re.search(r"\b(related|similar|linked|connected) to\b|\babout\b|\binvolving\b", lowered)
+        topic = topic_text(signals) if connector else None
+        return (Intent.topic, "related to a topic") if topic else (Intent.related, "related")
+    return _search_rule(signals, lowered)
+
+
+def _search_rule(signals: Signals, lowered: str) -> tuple[Intent, str] | None:
+    """Returns query, topic or symptom search for questions over many incidents, or details of one."""
+    symptom = bool(_SYMPTOM_RE.search(lowered))
+    about_topic = bool(_TOPIC_CONNECTOR_RE.search(lowered) or _SEARCH_RE.search(lowered))
+    asks_many = bool(_QUERY_RE.search(lowered)) or (
+        has_query_filters(signals) and bool(_INCIDENT_WORD_RE.search(lowered))
+    )
+    one = (signals.refs or signals.this_incident) and not re.search(r"\bincidents\b", lowered)
+    if one and not signals.counting and not _CHANGE_VERB_RE.match(lowered):
+        return Intent.details, "one incident"
+    if signals.counting:
+        return Intent.query, "count"
+    if about_topic and signals.residue:
+        return Intent.topic, "topic"
+    # A symptom needs a subject: "is checkout down?" is a search, "what's broken right now?" a query.
+    subject = signals.services or [w for w in signals.residue if not _SYMPTOM_RE.fullmatch(w.lower())]
+    if symptom and subject and not (signals.severities or signals.time_frame):
+        return Intent.symptom, "symptom"
+    if symptom and not subject:
+        return Intent.query, "symptom without a subject"
+    if asks_many or (signals.time_frame and not names_incident(signals)):
+        return (Intent.topic, "topic words") if signals.residue else (Intent.query, "filters")
+    if signals.this_incident and _DETAIL_WORDS_RE.search(lowered):
+        return Intent.details, "this incident"
+    return None
+
+
+# --- similarity --------------------------------------------------------------------------------------
+
+
+class SimilarityClassifier:
+    """Nearest example question by cosine similarity of sentence embeddings."""
+
+    def __init__(
+        self, examples: dict[str, tuple[str, ...]] | None = None, embedding: MiniLMEmbedding | None = None
+    ) -> None:
+        """Keep the examples; they are embedded on first use, once."""
+        source = INTENT_EXAMPLES if examples is None else examples
+        self._examples = [(Intent(name), text) for name, texts in source.items() for text in texts]
+        self._embedding = embedding
+        self._matrix: np.ndarray | None = None
+        self._lock = threading.Lock()
+        self._nearest = lru_cache(maxsize=512)(self._compute_nearest)
+
+    def _model(self) -> MiniLMEmbedding:
+        if self._embedding is None:
+            from agent.search.embedding import get_embedding  # noqa: PLC0415 - loads onnxruntime
+
+            self._embedding = get_embedding()
+        return self._embedding
+
+    def _example_matrix(self) -> np.ndarray:
+        with self._lock:
+            if self._matrix is None:
+                self._matrix = np.asarray(self._model().embed([text for _, text in self._examples]))
+            return self._matrix
+
+    def nearest(self, text: str) -> tuple[Intent, float, str]:
+        """Returns the intent of the example most similar to `text`, the similarity, and that example."""
+        return self._nearest(" ".join(text.split()))
+
+    def _compute_nearest(self, text: str) -> tuple[Intent, float, str]:
+        matrix = self._example_matrix()
+        vector = np.asarray(self._model().embed([text]))[0]
+        similarities = matrix @ vector
+        best = int(np.argmax(similarities))
+        intent, example = self._examples[best]
+        return intent, float(similarities[best]), example
+
+
+@lru_cache(maxsize=1)
+def get_classifier() -> SimilarityClassifier:
+    """Returns the process-wide classifier over `prompts.offline.INTENT_EXAMPLES`."""
+    return SimilarityClassifier()
+
+
+def classify(
+    signals: Signals, *, previous_tool: str | None = None, classifier: SimilarityClassifier | None = None
+) -> Classification:
+    """Returns the intent of a question: by rule when one is sure, else by the most similar example."""
+    rule = rule_intent(signals, previous_tool=previous_tool)
+    if rule is not None:
+        return Classification(rule[0], "rule", 1.0, rule[1])
+    intent, score, example = (classifier or get_classifier()).nearest(signals.text)
+    if score < MIN_SIMILARITY:
+        return Classification(Intent.out_of_scope, "similarity", score, example)
+    if intent is Intent.query and signals.residue and not signals.counting:
+        # "ddos incidents last month": words beyond the filters make it a search by topic.
+        intent = Intent.topic
+    return Classification(intent, "similarity", score, example)

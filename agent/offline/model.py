@@ -1,0 +1,282 @@
+"""`OfflineChatModel`: a deterministic chat model that drives the agent's graph and tools with no LLM.
+
+It behaves like a tool-calling chat model to the graph. Given a new question it answers with the tool
+call(s) the question needs (or a direct answer: help, a greeting, a plain refusal); given the results of
+its calls it writes the final answer from their JSON. The same messages always give the same reply: no
+randomness and no clock (time comes from the system prompt's `Current time:` line).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict
+
+from agent.normalize import ServiceName
+from agent.offline.answers import REMEDIATION_RE, ROOT_CAUSE_RE, ToolOutcome, outcomes_of, write_answer
+from agent.offline.arguments import (
+    ALL_TIME,
+    Conversation,
+    Signals,
+    core_phrase,
+    declare_arguments,
+    described_incident,
+    names_incident,
+    postmortem_arguments,
+    public_id,
+    query_arguments,
+    read_signals,
+    related_arguments,
+    resolve_incident,
+    symptom_text,
+    target_severity,
+    target_status,
+    topic_text,
+)
+from agent.offline.intents import FOLLOW_UP_RE, Intent, SimilarityClassifier, classify, correct_typos
+from prompts.offline import (
+    ANSWER_DECLINE,
+    ANSWER_GREETING,
+    ANSWER_HELP,
+    ANSWER_NEED_INCIDENT,
+    ANSWER_NEED_SEVERITY,
+    ANSWER_NEED_STATUS,
+    ANSWER_NEED_TITLE,
+    ANSWER_THANKS,
+)
+
+Call = tuple[str, dict[str, Any]]
+"""A tool call to make: the tool's name and its arguments."""
+
+_DIRECT_ANSWERS = {
+    Intent.help: ANSWER_HELP,
+    Intent.greeting: ANSWER_GREETING,
+    Intent.thanks: ANSWER_THANKS,
+    Intent.out_of_scope: ANSWER_DECLINE,
+}
+_ONE_INCIDENT_INTENTS = frozenset({Intent.root_cause, Intent.remediation, Intent.details})
+_WRITE_INTENTS = frozenset({Intent.update_severity, Intent.set_status})
+_ASKS_RE = re.compile(r"\s*(what|which|how|is|are|who|when|does|did)\b", re.IGNORECASE)
+
+
+class OfflineChatModel(BaseChatModel):
+    """A chat model with `bind_tools` that recognises questions and fills tool arguments without an LLM.
+
+    The store's service names and aliases are read from the graph's runtime context
+    (`Context.database_url`), once per database; pass `services` to use a fixed vocabulary instead.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    services: list[ServiceName] | None = None
+    """The service vocabulary; None reads it from the store of the running graph."""
+    tool_names: tuple[str, ...] = ()
+    """Names of the bound tools; empty means any tool of the tool contract may be called."""
+    classifier: SimilarityClassifier | None = None
+    """The similarity classifier; None uses the process-wide one."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "incident-copilot-offline"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"tool_names": list(self.tool_names)}
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Return a copy of this model that knows the names of the tools it may call."""
+        names = tuple(str(convert_to_openai_tool(tool)["function"]["name"]) for tool in tools)
+        return self.model_copy(update={"tool_names": names})
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self.respond(messages))])
+
+    def respond(self, messages: Sequence[BaseMessage]) -> AIMessage:
+        """Return the next message of the conversation: tool calls to make, or the final answer."""
+        conversation = Conversation.from_messages(messages)
+        if not conversation.question:
+            return AIMessage(content=ANSWER_HELP)
+        text = correct_typos(conversation.question)
+        signals = read_signals(text, now=conversation.reference_now, services=self._vocabulary())
+        previous_tool = conversation.previous_tool()
+        decided = classify(signals, previous_tool=previous_tool, classifier=self.classifier)
+        intent = decided.intent
+        if decided.source == "similarity" and intent in _WRITE_INTENTS and _ASKS_RE.match(text):
+            # "what severity is this?" resembles a change but asks about the incident.
+            intent = Intent.details
+        done = outcomes_of(conversation.turn)
+        step = (
+            self._next_step(intent, signals, conversation, done)
+            if done
+            else self._first_step(intent, signals, conversation)
+        )
+        if isinstance(step, str):
+            return AIMessage(content=step)
+        if not all(self._may_call(name) for name, _ in step):
+            return AIMessage(content=ANSWER_DECLINE)
+        first_id = 1 + sum(len(m.tool_calls) for m in messages if isinstance(m, AIMessage))
+        return AIMessage(
+            content="",
+            tool_calls=[
+                {"name": name, "args": args, "id": f"call_{first_id + index}", "type": "tool_call"}
+                for index, (name, args) in enumerate(step)
+            ],
+        )
+
+    def _may_call(self, name: str) -> bool:
+        return not self.tool_names or name in self.tool_names
+
+    def _vocabulary(self) -> list[ServiceName]:
+        if self.services is not None:
+            return list(self.services)
+        return list(runtime_services())
+
+    # --- planning ----------------------------------------------------------------------------------
+
+    def _first_step(self, intent: Intent, signals: Signals, conversation: Conversation) -> list[Call] | str:
+        """Returns the tool calls a new question needs, or a direct answer."""
+        if intent in _DIRECT_ANSWERS:
+            return _DIRECT_ANSWERS[intent]
+        if intent is Intent.query:
+            follow_up = conversation.previous_tool() == "query_incidents" and FOLLOW_UP_RE.search(
+                signals.text.lower()
+            )
+            previous = conversation.previous_call("query_incidents") if follow_up else None
+            return [("query_incidents", query_arguments(signals, follow_up_of=previous))]
+        if intent in {Intent.symptom, Intent.topic} and signals.literal:
+            # An error code or a host name is looked for as written, and counted exactly.
+            return [("query_incidents", query_arguments(signals))]
+        if intent is Intent.symptom:
+            # What is wrong now, unless the question looks back ("have we seen this error before?").
+            query = symptom_text(signals)
+            return [
+                (
+                    "related_incidents",
+                    related_arguments(signals, conversation, query=query, history=signals.history),
+                )
+            ]
+        if intent is Intent.topic:
+            query = topic_text(signals) or symptom_text(signals)
+            return [
+                ("related_incidents", related_arguments(signals, conversation, query=query, history=True))
+            ]
+        if intent is Intent.related:
+            if resolve_incident(signals, conversation) is None:
+                return ANSWER_NEED_INCIDENT
+            arguments = related_arguments(signals, conversation, query=None, history=signals.history)
+            return [("related_incidents", arguments)]
+        if intent is Intent.declare:
+            declared = declare_arguments(signals, conversation, services=self._vocabulary())
+            return ANSWER_NEED_TITLE if declared is None else [("declare", declared)]
+        if intent in _ONE_INCIDENT_INTENTS:
+            search = _search_terms(signals)
+            if not names_incident(signals) and search:
+                listed = described_incident(search, conversation)
+                if listed is not None:
+                    # "the billing-db failover one" among the incidents just listed.
+                    return [("get_incident", {"incident": listed})]
+                # "What caused the checkout outage yesterday?": find it first, then look at the best match.
+                return [
+                    ("related_incidents", {"query": search, "time_frame": signals.time_frame or ALL_TIME})
+                ]
+            return self._about_one_incident("get_incident", signals, conversation, {})
+        if intent is Intent.update_severity:
+            severity = target_severity(signals)
+            if severity is None:
+                return ANSWER_NEED_SEVERITY
+            return self._about_one_incident(
+                "update_severity", signals, conversation, {"severity": severity.value}
+            )
+        if intent is Intent.set_status:
+            status = target_status(signals)
+            if status is None:
+                return ANSWER_NEED_STATUS
+            return self._about_one_incident("set_status", signals, conversation, {"status": status.value})
+        if intent is Intent.summary:
+            return self._about_one_incident("summarize_timeline", signals, conversation, {})
+        if intent is Intent.postmortem:
+            target = resolve_incident(signals, conversation)
+            if target is None:
+                return ANSWER_NEED_INCIDENT
+            return [("draft_postmortem", postmortem_arguments(signals, target))]
+        return ANSWER_DECLINE
+
+    @staticmethod
+    def _about_one_incident(
+        tool: str, signals: Signals, conversation: Conversation, arguments: dict[str, Any]
+    ) -> list[Call] | str:
+        target = resolve_incident(signals, conversation)
+        if target is None:
+            return ANSWER_NEED_INCIDENT
+        return [(tool, {"incident": public_id(target), **arguments})]
+
+    def _next_step(
+        self, intent: Intent, signals: Signals, conversation: Conversation, done: list[ToolOutcome]
+    ) -> list[Call] | str:
+        """Returns what follows this turn's tool results: a look at the best search match, or the answer."""
+        if intent in _ONE_INCIDENT_INTENTS and [o.name for o in done] == ["related_incidents"]:
+            results = (done[0].result or {}).get("results") or []
+            best = results[0].get("id") if results and isinstance(results[0], dict) else None
+            if best:
+                return [("get_incident", {"incident": best})]
+        return write_answer(_aspect_text(signals, conversation), done)
+
+
+def _search_terms(signals: Signals) -> str | None:
+    """Returns what to search for when a question about one incident describes it instead of naming it."""
+    if not (signals.residue or signals.services):
+        return None
+    return topic_text(signals) or core_phrase(signals)
+
+
+def _aspect_text(signals: Signals, conversation: Conversation) -> str:
+    """Returns the text that says what to tell about an incident; "what about incident-45?" asks what was asked before."""
+    asks_aspect = ROOT_CAUSE_RE.search(signals.text) or REMEDIATION_RE.search(signals.text)
+    previous = conversation.previous_question()
+    if not asks_aspect and previous and FOLLOW_UP_RE.search(signals.text.lower()):
+        return f"{signals.text} {previous}"
+    return signals.text
+
+
+@lru_cache(maxsize=8)
+def _services_of_store(database_url: str) -> tuple[ServiceName, ...]:
+    from agent.db import engine_for, session_scope  # noqa: PLC0415 - only when a graph runs over a store
+    from tools._common import service_vocabulary  # noqa: PLC0415
+
+    with session_scope(engine_for(database_url)) as db_session:
+        return tuple(service_vocabulary(db_session))
+
+
+def runtime_services() -> tuple[ServiceName, ...]:
+    """Returns the service vocabulary of the store of the running graph; none outside a graph run."""
+    from langgraph.runtime import get_runtime  # noqa: PLC0415
+
+    try:
+        runtime = get_runtime()
+    except (RuntimeError, KeyError):
+        # Called outside a graph run (a plain `invoke`): there is no store to read.
+        return ()
+    url = getattr(getattr(runtime, "context", None), "database_url", None)
+    return _services_of_store(url) if url else ()
