@@ -1,0 +1,111 @@
+"""The catch-up summary a person gets, privately, when they join an incident channel.
+
+`catchup_summary` is the one place the summary is computed, so switching to another summariser means
+changing one function. `CatchupCache` keeps each incident's summary for a short while and computes it once
+even when ten people join at the same moment.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from agent.db import session_scope
+from agent.incidents import service
+from agent.postmortems.extract import (
+    EntryView,
+    IncidentView,
+    NotEnoughTimeline,
+    extractive_summary,
+    render_summary_slack_mrkdwn,
+)
+
+MIN_MESSAGES = 10
+"""A channel with fewer messages is short enough to read; no summary is offered."""
+
+CACHE_TTL = timedelta(minutes=2)
+"""How long a summary is reused; long enough for a wave of joiners, short enough to stay current."""
+
+
+def catchup_summary(*, engine: Engine, incident_id: int, now: datetime) -> str | None:
+    """Returns the incident's catch-up summary as Slack mrkdwn, or None when none is offered.
+
+    None for a private incident, an unknown one, or one whose timeline has fewer than `MIN_MESSAGES` live
+    messages (counted by SQL before anything is built).
+    """
+    with session_scope(engine) as session:
+        incident = service.get(db_session=session, incident_id=incident_id)
+        if incident is None or incident.private:
+            return None
+        if service.count_messages(db_session=session, incident_id=incident_id) < MIN_MESSAGES:
+            return None
+        view = IncidentView(
+            public_id=incident.public_id,
+            title=incident.title,
+            severity=incident.severity,
+            status=incident.status,
+            declared_at=incident.declared_at,
+            stable_at=incident.stable_at,
+            resolved_at=incident.resolved_at,
+            commander=incident.commander,
+            services=tuple(incident.service_names),
+            customer_impact=incident.customer_impact,
+            root_cause=incident.root_cause,
+            remediation=incident.remediation,
+            summary=incident.summary,
+        )
+        entries = [
+            EntryView(
+                id=entry.id,
+                at=entry.at,
+                author=entry.author,
+                kind=entry.kind,
+                text=entry.text,
+                permalink=entry.permalink,
+            )
+            for entry in service.get_timeline(db_session=session, incident_id=incident_id)
+        ]
+    summary = extractive_summary(view, entries, now=now, min_messages=MIN_MESSAGES)
+    if isinstance(summary, NotEnoughTimeline):
+        return None
+    return render_summary_slack_mrkdwn(summary)
+
+
+@dataclass
+class _Slot:
+    lock: threading.Lock
+    value: str | None = None
+    expires: datetime | None = None
+
+
+class CatchupCache:
+    """Summaries per incident for `ttl`, computed once per incident however many ask at the same time."""
+
+    def __init__(
+        self,
+        *,
+        compute: Callable[[int, datetime], str | None],
+        now: Callable[[], datetime],
+        ttl: timedelta = CACHE_TTL,
+    ) -> None:
+        self._compute = compute
+        self._now = now
+        self._ttl = ttl
+        self._slots: dict[int, _Slot] = {}
+        self._lock = threading.Lock()
+
+    def get(self, incident_id: int) -> str | None:
+        """Returns the incident's summary (None when none is offered), from the cache while it is fresh."""
+        with self._lock:
+            slot = self._slots.setdefault(incident_id, _Slot(lock=threading.Lock()))
+        # Joiners of one incident wait for the one computing it; other incidents are not held up.
+        with slot.lock:
+            now = self._now()
+            if slot.expires is None or now >= slot.expires:
+                slot.value = self._compute(incident_id, now)
+                slot.expires = now + self._ttl
+            return slot.value

@@ -1,0 +1,136 @@
+"""One agent turn from Slack: ask the runner, then post its answer or its confirmation request.
+
+Shared by mentions, the `/incident` command and the confirmation buttons, so that all three answer in the
+same shapes and report errors the same way: one short sentence in Slack, the detail in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from agent.db import session_scope
+from agent.incidents import service
+from agent.incidents.exceptions import IncidentCopilotError
+from agent.normalize import find_incident_refs
+from agent.runner import AgentReply
+from agent.serialize import incident_brief
+from agent.slack.blocks import answer_blocks, confirmation_blocks, confirmation_text
+from agent.slack.runtime import SlackRuntime
+
+logger = logging.getLogger(__name__)
+
+GENERIC_ERROR = "Sorry, something went wrong on my side while working on that; it has been logged."
+
+
+def agent_thread_id(channel_id: str, thread_ts: str, ts: str) -> str:
+    """Returns the agent thread of one Slack turn, keyed by channel and thread.
+
+    Slack keeps the conversation, so each turn gets its own agent thread (the thread plus the message being
+    answered); the durable checkpoint under it only has to hold that turn's paused write, if any.
+    """
+    return f"slack:{channel_id}:{thread_ts}:{ts}"
+
+
+def error_sentence(error: BaseException) -> str:
+    """Returns what to tell people about an error: a domain error's own message, else a generic sentence."""
+    if isinstance(error, IncidentCopilotError):
+        return str(error)
+    return GENERIC_ERROR
+
+
+def post_error(client: WebClient, *, channel_id: str, thread_ts: str | None, error: BaseException) -> None:
+    """Posts one short sentence about `error` in the thread (never a stack trace); failing to post is logged."""
+    try:
+        client.chat_postMessage(
+            channel=channel_id, thread_ts=thread_ts, text=f":warning: {error_sentence(error)}"
+        )
+    except SlackApiError:
+        logger.exception("Could not tell channel %s about an error", channel_id)
+
+
+def ask(
+    runtime: SlackRuntime,
+    *,
+    question: str,
+    channel_id: str,
+    user_id: str,
+    thread_id: str,
+    history: list[BaseMessage] | None = None,
+) -> AgentReply:
+    """Returns the agent's reply to a question asked in a channel by a person."""
+    channel = runtime.directory.channel(channel_id)
+    return runtime.runner.ask(
+        question,
+        thread_id=thread_id,
+        channel=channel.name,
+        channel_id=channel_id,
+        user=runtime.directory.name(user_id),
+        now=runtime.now(),
+        history=history,
+    )
+
+
+def answer_message(runtime: SlackRuntime, reply: AgentReply) -> dict[str, Any]:
+    """Returns `text` and `blocks` for an answer: the answer, then the incidents it names as compact sections.
+
+    The incidents are read fresh from the store (severity, status and age as they are now), and each id
+    links to the incident's Slack channel when it has one.
+    """
+    numbers = [number for public_id in reply.incidents for number in find_incident_refs(public_id)]
+    briefs: list[dict[str, Any]] = []
+    urls: dict[str, str] = {}
+    if numbers:
+        with session_scope(runtime.engine) as session:
+            for incident in service.get_many(db_session=session, incident_ids=numbers):
+                briefs.append(incident_brief(incident))
+                url = (
+                    runtime.directory.permalink(incident.slack_channel_id)
+                    if incident.slack_channel_id
+                    else None
+                )
+                if url:
+                    urls[incident.public_id] = url
+    return {
+        "text": reply.answer,
+        "blocks": answer_blocks(reply.answer, incidents=briefs, now=runtime.now(), url_for=urls.get),
+    }
+
+
+def post_reply(
+    runtime: SlackRuntime,
+    client: WebClient,
+    reply: AgentReply,
+    *,
+    channel_id: str,
+    thread_ts: str | None,
+    thread_id: str,
+) -> None:
+    """Posts a reply in the thread: the confirmation request when a write waits, else the answer.
+
+    Args:
+        runtime: The app's runtime.
+        client: The Web API client.
+        reply: The agent's reply.
+        channel_id: Where to post.
+        thread_ts: The thread to post in (None: top level).
+        thread_id: The agent thread, which Confirm / Cancel resume.
+    """
+    if reply.pending is not None:
+        pending = reply.pending.to_dict()
+        client.chat_postMessage(
+            channel=channel_id,
+            thread_ts=thread_ts,
+            text=confirmation_text(pending),
+            blocks=confirmation_blocks(
+                pending, thread_id=thread_id, who_may_confirm=runtime.who_may_confirm()
+            ),
+        )
+    else:
+        client.chat_postMessage(
+            channel=channel_id, thread_ts=thread_ts, unfurl_links=False, **answer_message(runtime, reply)
+        )

@@ -1,0 +1,959 @@
+"""The Slack app through its real HTTP endpoint (uvicorn), against a local fake Slack Web API.
+
+Requests are signed as Slack signs them and shaped as Slack documents them; assertions are on the calls
+that reach the fake Web API and on the store. Agent work happens after the ack, so tests wait for the
+expected call (a bounded wait on a condition) or for the app to go idle, never on a sleep.
+
+The HTTP mechanics run with a scripted runner double; the end-to-end tests at the bottom use the real
+`AgentRunner` with the offline model on the demo store.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from slack_bolt import App
+from sqlalchemy import Engine, select
+from typer.testing import CliRunner
+
+from agent.cli import app as cli
+from agent.db import make_engine, session_scope, upgrade
+from agent.incidents import service
+from agent.incidents.enums import ONGOING_STATUSES, EntrySource, Severity
+from agent.incidents.exceptions import IncidentNotFound
+from agent.incidents.models import ProcessedEvent, TimelineEntry
+from agent.incidents.service import SlackMessage
+from agent.runner import AgentReply, PendingConfirmation
+from agent.settings import Settings
+from agent.slack.app import build_app, runtime_for
+from agent.slack.blocks import CONFIRM_ACTION, HELP_TEXT
+from agent.slack.catchup import CatchupCache, catchup_summary
+from agent.slack.dedupe import EventDeduper
+from agent.slack.ingest import TimelineChange, TimelineIngest
+from agent.slack.runtime import SlackRuntime
+from agent.slack.server import EVENTS_PATH, serve_in_background
+from agent.slack.store import StoreWriter
+from agent.slack.turns import GENERIC_ERROR
+from tests.conftest import NOW, DemoStore
+from tests.integration_tests.fake_slack import (
+    BOT_ID,
+    BOT_USER_ID,
+    TEAM_URL,
+    FakeSlack,
+    SlackSender,
+    block_actions_payload,
+    command_fields,
+    event_callback,
+    mention_event,
+    message_event,
+)
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+PRIYA, MARCUS, SAM, CHLOE = "U0PRIYA", "U0MARCUS", "U0SAM", "U0CHLOE"
+INC1, INC2, INC3, GENERAL = "C0INC1", "C0INC2", "C0INC3", "C0GENERAL"
+
+
+# --- a runner double for the HTTP mechanics ---------------------------------------------------------------
+
+
+@dataclass
+class ScriptedRunner:
+    """Answers from a table (first matching phrase wins) and records every call; it changes nothing."""
+
+    replies: dict[str, AgentReply] = field(default_factory=dict)
+    error: Exception | None = None
+    asked: list[dict[str, Any]] = field(default_factory=list)
+    resumed: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def ask(self, question: str, **kwargs: Any) -> AgentReply:
+        with self._lock:
+            self.asked.append({"question": question, **kwargs})
+        if self.error is not None:
+            raise self.error
+        for phrase, reply in self.replies.items():
+            if phrase.lower() in question.lower():
+                return reply
+        return AgentReply(answer=f"You asked: {question}", tool_calls=[], incidents=[])
+
+    def resume(self, thread_id: str, **kwargs: Any) -> AgentReply:
+        with self._lock:
+            self.resumed.append({"thread_id": thread_id, **kwargs})
+        verdict = "applied" if kwargs["confirmed"] else "dropped"
+        return AgentReply(answer=f"The change was {verdict}.", tool_calls=[], incidents=[])
+
+
+SEVERITY_CHANGE = PendingConfirmation(
+    action="update_severity",
+    incident="incident-1",
+    summary="Change the severity of incident-1 from SEV-2 to SEV-1.",
+    changes={"severity": ["SEV-2", "SEV-1"]},
+    requested_by="Priya Raman",
+)
+
+
+# --- workspace, store, app ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    """Yields a running fake Slack with four people and four channels."""
+    slack = FakeSlack(start_ts=NOW.timestamp())
+    slack.add_user(PRIYA, "Priya Raman", display_name="priya")
+    slack.add_user(MARCUS, "Marcus Chen")
+    slack.add_user(SAM, "Sam Taylor")
+    slack.add_user(CHLOE, "Chloe Dubois")
+    slack.add_channel(INC1, "incident-1-checkout-errors", members=[PRIYA, MARCUS])
+    slack.add_channel(INC2, "incident-2-leaked-key", members=[PRIYA], is_private=True)
+    slack.add_channel(INC3, "incident-3-search-slow", members=[MARCUS])
+    slack.add_channel(GENERAL, "general", members=[PRIYA, MARCUS, SAM, CHLOE])
+    with slack.running():
+        yield slack
+
+
+def _seed(store: Engine) -> None:
+    """incident-1 (linked by channel id, 12 messages), -2 (private, linked by name, 12), -3 (3 messages)."""
+    with session_scope(store) as session:
+        for number, (title, channel_id, private, messages) in enumerate(
+            [
+                ("Checkout errors for EU customers", INC1, False, 12),
+                ("Leaked deploy key", None, True, 12),
+                ("Search is slow", None, False, 3),
+            ],
+            start=1,
+        ):
+            declared = NOW - timedelta(hours=3 + number)
+            service.declare(
+                db_session=session,
+                title=title,
+                severity=Severity.sev2,
+                now=declared,
+                actor="Priya Raman",
+                source=EntrySource.cli,
+                services=["checkout"],
+                slack_channel_id=channel_id,
+                private=private,
+            )
+            for index in range(messages):
+                service.add_timeline_entry(
+                    db_session=session,
+                    incident_id=number,
+                    at=declared + timedelta(minutes=5 * (index + 1)),
+                    author="Marcus Chen" if index % 2 else "Priya Raman",
+                    text=f"Checkout error rate is {index + 10}% for EU customers; rolled back deploy {index}.",
+                    source=EntrySource.import_,
+                )
+
+
+@pytest.fixture(scope="module")
+def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Returns a migrated SQLite file with the three incidents, built once and copied by each test."""
+    path = tmp_path_factory.mktemp("seeded") / "incidents.db"
+    store = make_engine(f"sqlite:///{path}")
+    upgrade(store)
+    _seed(store)
+    store.dispose()  # closing the last connection folds the WAL into the file, so a copy is complete
+    return path
+
+
+@pytest.fixture
+def store(seeded_store: Path, tmp_path: Path) -> Iterator[Engine]:
+    """Yields a fresh SQLite copy of the seeded store (the ingestion test runs on PostgreSQL too)."""
+    path = tmp_path / "incidents.db"
+    shutil.copyfile(seeded_store, path)
+    store = make_engine(f"sqlite:///{path}")
+    yield store
+    store.dispose()
+
+
+def slack_settings(tmp_path: Path, api_url: str, **overrides: str) -> Settings:
+    """Returns settings for the app under test, ignoring the developer's environment and `.env`."""
+    values = {
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": api_url,
+        "INCIDENT_COPILOT_DATA_DIR": str(tmp_path / "data"),
+        "INCIDENT_COPILOT_MODEL": "offline",
+        "INCIDENT_CHANNEL_PREFIX": "incident-",
+        "INCIDENT_COPILOT_TIMELINE_SYNC": "all",
+        "INCIDENT_COPILOT_WRITE_PERMISSION": "channel_members",
+    }
+    return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
+
+
+@dataclass
+class Running:
+    """An app served over HTTP, with its runtime and a signed sender."""
+
+    app: App
+    runtime: SlackRuntime
+    send: SlackSender
+
+    def idle(self) -> None:
+        """Waits until every listener and agent task finished (bounded)."""
+        assert self.runtime.wait_idle(30), "the app did not go idle within 30 s"
+
+
+@contextmanager
+def serving(
+    fake: FakeSlack,
+    store: Engine,
+    tmp_path: Path,
+    runner_factory: Callable[[], Any] | None,
+    *,
+    clock: Callable[[], datetime] = lambda: NOW,
+    agent_processes: int = 0,
+    **overrides: str,
+) -> Iterator[Running]:
+    """Builds the app on the fake Web API and serves it on a free port for the block."""
+    app = build_app(
+        settings=slack_settings(tmp_path, fake.api_url, **overrides),
+        engine=store,
+        runner_factory=runner_factory,
+        now=clock,
+        agent_processes=agent_processes,
+    )
+    runtime = runtime_for(app)
+    with serve_in_background(app) as base_url:
+        sender = SlackSender(base_url, SECRET)
+        try:
+            yield Running(app, runtime, sender)
+        finally:
+            sender.close()
+            runtime.close()
+
+
+@pytest.fixture
+def runner() -> ScriptedRunner:
+    return ScriptedRunner()
+
+
+@pytest.fixture
+def slack(fake: FakeSlack, store: Engine, tmp_path: Path, runner: ScriptedRunner) -> Iterator[Running]:
+    with serving(fake, store, tmp_path, lambda: runner) as running:
+        yield running
+
+
+def timeline_messages(store: Engine, incident_id: int) -> list[TimelineEntry]:
+    with session_scope(store) as session:
+        rows = session.scalars(
+            select(TimelineEntry)
+            .where(TimelineEntry.incident_id == incident_id, TimelineEntry.slack_ts.is_not(None))
+            .order_by(TimelineEntry.slack_ts)
+        )
+        return list(rows)
+
+
+def in_thread(channel: str, thread_ts: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda params: params.get("channel") == channel and params.get("thread_ts") == thread_ts
+
+
+# --- transport -------------------------------------------------------------------------------------------
+
+
+def test_url_verification_echoes_the_challenge(slack: Running) -> None:
+    response = slack.send.post(
+        '{"token": "t", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}',
+        "application/json",
+    )
+    assert response.status_code == 200
+    assert response.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+
+
+def test_forged_and_stale_requests_are_refused_before_any_work(
+    slack: Running, fake: FakeSlack, runner: ScriptedRunner, store: Engine
+) -> None:
+    body = json.dumps(event_callback(mention_event(INC1, PRIYA, "how many incidents?", ts=fake.next_ts())))
+    forged = slack.send.signed_headers(body, secret="not-the-signing-secret")
+    stale = slack.send.signed_headers(body, timestamp=int(time.time()) - 600)
+    tampered = slack.send.signed_headers(body.replace("how many", "delete all"))
+    garbled = {"X-Slack-Request-Timestamp": "yesterday", "X-Slack-Signature": forged["X-Slack-Signature"]}
+    for headers in (forged, stale, tampered, garbled, {}):
+        assert (
+            slack.send.post(
+                body, "application/json", headers=headers or {"X-Slack-Signature": ""}
+            ).status_code
+            == 401
+        )
+    slack.idle()
+    assert fake.calls == []
+    assert runner.asked == []
+    with session_scope(store) as session:
+        assert session.scalars(select(ProcessedEvent)).all() == []
+
+
+# --- mentions ----------------------------------------------------------------------------------------------
+
+
+def test_a_top_level_mention_is_answered_in_its_thread_with_the_channel_as_memory(
+    slack: Running, fake: FakeSlack, runner: ScriptedRunner
+) -> None:
+    fake.add_message(INC1, MARCUS, "EU checkout is failing since the 11:40 deploy")
+    fake.add_message(INC1, BOT_USER_ID, "I am here")["bot_id"] = BOT_ID
+    fake.add_message(INC1, PRIYA, "rolling back <@U0MARCUS>'s deploy now")
+    mention = mention_event(INC1, PRIYA, "how many incidents are ongoing?", ts=fake.next_ts())
+
+    response = slack.send.event(mention)
+
+    assert response.status_code == 200
+    (reply,) = fake.wait_for("chat.postMessage", in_thread(INC1, mention["ts"]))
+    assert reply["text"] == "You asked: how many incidents are ongoing?"
+    assert reply["blocks"][0] == {"type": "markdown", "text": reply["text"]}
+    fake.wait_for("reactions.remove")
+    for method in ("reactions.add", "reactions.remove"):
+        ((call),) = fake.calls_to(method)
+        assert (call["channel"], call["timestamp"], call["name"]) == (INC1, mention["ts"], "eyes")
+    (asked,) = runner.asked
+    assert asked["question"] == "how many incidents are ongoing?"
+    assert (asked["channel"], asked["channel_id"], asked["user"], asked["now"]) == (
+        "incident-1-checkout-errors",
+        INC1,
+        "Priya Raman",
+        NOW,
+    )
+    history: list[BaseMessage] = asked["history"]
+    assert [(type(m), m.content) for m in history] == [
+        (HumanMessage, "Marcus Chen: EU checkout is failing since the 11:40 deploy"),
+        (AIMessage, "I am here"),
+        (HumanMessage, "Priya Raman: rolling back @Marcus Chen's deploy now"),
+    ]
+    assert asked["thread_id"] == f"slack:{INC1}:{mention['ts']}:{mention['ts']}"
+
+
+def test_a_mention_in_a_thread_replies_there_and_remembers_the_thread(
+    slack: Running, fake: FakeSlack, runner: ScriptedRunner
+) -> None:
+    parent = fake.add_message(GENERAL, MARCUS, "<@U0COPILOT> what is incident-3 about?")
+    fake.add_message(GENERAL, SAM, "unrelated top-level chatter")
+    slack.send.event(mention_event(GENERAL, MARCUS, "what is incident-3 about?", ts=parent["ts"]))
+    fake.wait_for("chat.postMessage", in_thread(GENERAL, parent["ts"]))
+    follow_up = mention_event(GENERAL, SAM, "and its root cause?", ts=fake.next_ts(), thread_ts=parent["ts"])
+    fake.add_message(GENERAL, SAM, follow_up["text"], ts=follow_up["ts"], thread_ts=parent["ts"])
+
+    slack.send.event(follow_up)
+
+    replies = fake.wait_for("chat.postMessage", in_thread(GENERAL, parent["ts"]), count=2)
+    assert replies[1]["text"] == "You asked: and its root cause?"
+    history = runner.asked[1]["history"]
+    assert [(type(m), m.content) for m in history] == [
+        (HumanMessage, "Marcus Chen: what is incident-3 about?"),
+        (AIMessage, "You asked: what is incident-3 about?"),
+    ]
+    assert runner.asked[1]["channel"] == "general"
+
+
+def test_a_redelivered_mention_gets_no_second_reply_even_after_a_restart(
+    slack: Running, fake: FakeSlack, runner: ScriptedRunner, store: Engine, tmp_path: Path
+) -> None:
+    mention = mention_event(INC1, PRIYA, "status?", ts=fake.next_ts())
+    assert slack.send.event(mention, event_id="Ev0REDELIVER").status_code == 200
+    fake.wait_for("chat.postMessage", in_thread(INC1, mention["ts"]))
+    assert slack.send.event(mention, event_id="Ev0REDELIVER", retry_num=1).status_code == 200
+    slack.idle()
+    with serving(fake, store, tmp_path, lambda: runner) as restarted:
+        assert restarted.send.event(mention, event_id="Ev0REDELIVER", retry_num=2).status_code == 200
+        restarted.idle()
+    assert len(fake.calls_to("chat.postMessage")) == 1
+    assert len(runner.asked) == 1
+
+
+def test_a_failure_is_one_short_sentence_in_the_thread(
+    slack: Running, fake: FakeSlack, runner: ScriptedRunner
+) -> None:
+    runner.error = RuntimeError("database exploded\nTraceback (most recent call last): ...")
+    first = mention_event(INC1, PRIYA, "status?", ts=fake.next_ts())
+    slack.send.event(first)
+    (message,) = fake.wait_for("chat.postMessage", in_thread(INC1, first["ts"]))
+    assert message["text"] == f":warning: {GENERIC_ERROR}"
+
+    runner.error = IncidentNotFound("There is no incident-99.")
+    second = mention_event(INC1, PRIYA, "what about incident-99?", ts=fake.next_ts())
+    slack.send.event(second)
+    (message,) = fake.wait_for("chat.postMessage", in_thread(INC1, second["ts"]))
+    assert message["text"] == ":warning: There is no incident-99."
+
+
+def test_a_malformed_event_is_logged_and_the_app_keeps_answering(
+    slack: Running, fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = mention_event(INC1, PRIYA, "status?", ts=fake.next_ts())
+    del broken["channel"]
+    assert slack.send.event(broken).status_code == 200
+    garbage = "{not json"
+    assert slack.send.post(garbage, "application/json").status_code == 400
+    slack.idle()
+    assert any(
+        r.message.startswith("Slack listener failed on app_mention") and r.exc_info for r in caplog.records
+    )
+    assert fake.calls_to("chat.postMessage") == []
+
+    good = mention_event(INC1, PRIYA, "status?", ts=fake.next_ts())
+    slack.send.event(good)
+    (reply,) = fake.wait_for("chat.postMessage", in_thread(INC1, good["ts"]))
+    assert "Traceback" not in reply["text"]
+
+
+def test_answers_list_their_incidents_with_severity_status_and_channel_links(
+    slack: Running, fake: FakeSlack, runner: ScriptedRunner
+) -> None:
+    runner.replies["ongoing"] = AgentReply(
+        answer="2 incidents are ongoing:\n- incident-1 (SEV-2, active) Checkout\n- incident-3 (SEV-2, active) Search",
+        tool_calls=[{"name": "query_incidents", "args": {"status": ["ongoing"]}}],
+        incidents=["incident-1", "incident-3"],
+    )
+    mention = mention_event(GENERAL, SAM, "which incidents are ongoing?", ts=fake.next_ts())
+    slack.send.event(mention)
+    (reply,) = fake.wait_for("chat.postMessage", in_thread(GENERAL, mention["ts"]))
+    assert reply["blocks"][0] == {"type": "markdown", "text": "2 incidents are ongoing:"}
+    sections = [b["text"]["text"] for b in reply["blocks"] if b["type"] == "section"]
+    assert len(sections) == 2
+    assert sections[0].startswith(
+        f":large_orange_circle: *<{TEAM_URL}archives/{INC1}|incident-1>* Checkout errors"
+    )
+    assert "SEV-2 · active · checkout · declared 4h ago" in sections[0]
+    assert sections[1].startswith(":large_orange_circle: *incident-3* Search is slow")
+
+
+# --- joins -------------------------------------------------------------------------------------------------
+
+
+def test_joining_a_busy_incident_channel_sends_only_the_joiner_a_catchup(
+    slack: Running, fake: FakeSlack, store: Engine
+) -> None:
+    fake.channels[INC1]["members"].append(CHLOE)
+    response = slack.send.event(
+        {
+            "type": "member_joined_channel",
+            "user": CHLOE,
+            "channel": INC1,
+            "channel_type": "C",
+            "team": "T0ACME",
+            "event_ts": fake.next_ts(),
+        }
+    )
+    assert response.status_code == 200
+    (ephemeral,) = fake.wait_for("chat.postEphemeral")
+    assert (ephemeral["channel"], ephemeral["user"]) == (INC1, CHLOE)
+    catchup = "\n\n".join(b["text"]["text"] for b in ephemeral["blocks"] if b["type"] == "section")
+    assert catchup == catchup_summary(engine=store, incident_id=1, now=NOW)
+    assert "incident-1" in catchup and "Checkout errors for EU customers" in catchup
+    slack.idle()
+    assert fake.calls_to("chat.postMessage") == []
+
+
+def test_joins_that_get_no_catchup(slack: Running, fake: FakeSlack) -> None:
+    for channel in (INC2, INC3, GENERAL):  # private incident, 3 messages, no incident
+        fake.channels[channel]["members"].append(CHLOE)
+        slack.send.event(
+            {"type": "member_joined_channel", "user": CHLOE, "channel": channel, "event_ts": fake.next_ts()}
+        )
+    slack.send.event(
+        {"type": "member_joined_channel", "user": BOT_USER_ID, "channel": INC1, "event_ts": fake.next_ts()}
+    )
+    slack.idle()
+    assert fake.calls_to("chat.postEphemeral") == []
+
+
+def test_ten_simultaneous_joins_cost_one_summary(slack: Running, fake: FakeSlack, store: Engine) -> None:
+    computed: list[int] = []
+
+    def counting(incident_id: int, moment: datetime) -> str | None:
+        computed.append(incident_id)
+        return catchup_summary(engine=store, incident_id=incident_id, now=moment)
+
+    slack.runtime.catchup = CatchupCache(compute=counting, now=lambda: NOW)
+    joiners = [f"U0JOIN{i}" for i in range(10)]
+    for user in joiners:
+        fake.add_user(user, f"Joiner {user}")
+        fake.channels[INC1]["members"].append(user)
+    threads = [
+        threading.Thread(
+            target=slack.send.event,
+            args=(
+                {"type": "member_joined_channel", "user": user, "channel": INC1, "event_ts": fake.next_ts()},
+            ),
+        )
+        for user in joiners
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    sent = fake.wait_for("chat.postEphemeral", count=10)
+    assert sorted(params["user"] for params in sent) == sorted(joiners)
+    assert computed == [1]
+
+
+# --- timeline ----------------------------------------------------------------------------------------------
+
+
+def test_channel_messages_go_into_the_timeline_and_follow_edits_and_deletions(
+    slack: Running, fake: FakeSlack, store: Engine
+) -> None:
+    person = fake.add_message(INC1, PRIYA, "rolled back <@U0MARCUS>'s deploy")
+    reply = fake.add_message(INC1, MARCUS, "error rate back to 0.1%", thread_ts=person["ts"])
+    integration = {
+        "type": "message",
+        "subtype": "bot_message",
+        "bot_id": "B0PAGER",
+        "text": "Alert",
+        "ts": fake.next_ts(),
+    }
+    own = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "text": "answer", "ts": fake.next_ts()}
+    elsewhere = fake.add_message(GENERAL, PRIYA, "lunch?")
+    for message, channel in (
+        (person, INC1),
+        (reply, INC1),
+        (integration, INC1),
+        (own, INC1),
+        (elsewhere, GENERAL),
+    ):
+        assert slack.send.event(message_event(message, channel)).status_code == 200
+    # The same message delivered again under a new event id (Slack's retry of a lost ack can do that).
+    slack.send.event(message_event(person, INC1))
+    slack.idle()
+
+    rows = timeline_messages(store, 1)
+    assert [(r.author, r.text, r.source, r.at) for r in rows] == [
+        (
+            "Priya Raman",
+            "rolled back @Marcus Chen's deploy",
+            "slack",
+            datetime.fromtimestamp(float(person["ts"]), NOW.tzinfo),
+        ),
+        (
+            "Marcus Chen",
+            "error rate back to 0.1%",
+            "slack",
+            datetime.fromtimestamp(float(reply["ts"]), NOW.tzinfo),
+        ),
+    ]
+    assert rows[0].permalink == f"{TEAM_URL}archives/{INC1}/p{person['ts'].replace('.', '')}"
+    assert rows[1].permalink.endswith(f"?thread_ts={person['ts']}&cid={INC1}")
+    assert timeline_messages(store, 3) == []
+
+    edit_ts = fake.next_ts()
+    slack.send.event(
+        {
+            "type": "message",
+            "subtype": "message_changed",
+            "hidden": True,
+            "channel": INC1,
+            "ts": edit_ts,
+            "event_ts": edit_ts,
+            "message": {
+                **person,
+                "text": "rolled back the 11:40 deploy",
+                "edited": {"user": PRIYA, "ts": edit_ts},
+            },
+            "previous_message": person,
+        }
+    )
+    delete_ts = fake.next_ts()
+    slack.send.event(
+        {
+            "type": "message",
+            "subtype": "message_deleted",
+            "hidden": True,
+            "channel": INC1,
+            "ts": delete_ts,
+            "event_ts": delete_ts,
+            "deleted_ts": reply["ts"],
+            "previous_message": reply,
+        }
+    )
+    slack.idle()
+    edited, deleted = timeline_messages(store, 1)
+    assert (edited.text, edited.edited_at) == (
+        "rolled back the 11:40 deploy",
+        datetime.fromtimestamp(float(edit_ts), NOW.tzinfo),
+    )
+    assert deleted.deleted_at == datetime.fromtimestamp(float(delete_ts), NOW.tzinfo)
+    with session_scope(store) as session:
+        live = service.get_timeline(db_session=session, incident_id=1)
+        assert [e.text for e in live if e.slack_ts] == ["rolled back the 11:40 deploy"]
+
+
+def test_batched_ingestion_stores_each_message_once_on_every_backend(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        incident = service.declare(
+            db_session=session,
+            title="Checkout down",
+            severity=Severity.sev1,
+            now=NOW,
+            actor="Priya Raman",
+            source="cli",
+        ).id
+    writer = StoreWriter(engine)
+    ingest = TimelineIngest(writer=writer, deduper=EventDeduper(writer=writer, now=lambda: NOW), max_batch=7)
+    stamps = [f"{NOW.timestamp() + i:.6f}" for i in range(20)]
+    messages = [
+        SlackMessage(
+            incident_id=incident,
+            at=NOW + timedelta(seconds=i),
+            author="Priya Raman",
+            text=f"update {i}",
+            slack_channel_id="C0BATCH",
+            slack_ts=ts,
+        )
+        for i, ts in enumerate(stamps)
+    ]
+    for i, message in enumerate(messages):
+        ingest.put(TimelineChange(f"Ev{i}", "add", "C0BATCH", message.slack_ts, message=message))
+        if i % 4 == 0:  # a redelivery, and the same message under a new event id
+            ingest.put(TimelineChange(f"Ev{i}", "add", "C0BATCH", message.slack_ts, message=message))
+            ingest.put(TimelineChange(f"Ev{i}b", "add", "C0BATCH", message.slack_ts, message=message))
+    later = NOW + timedelta(minutes=5)
+    ingest.put(TimelineChange("EvEdit", "edit", "C0BATCH", stamps[0], text="update 0, edited", at=later))
+    ingest.put(TimelineChange("EvEdit", "edit", "C0BATCH", stamps[0], text="a replayed edit", at=later))
+    ingest.put(TimelineChange("EvDelete", "delete", "C0BATCH", stamps[1], at=later))
+    ingest.put(TimelineChange("EvPin", "pin", "C0BATCH", stamps[2]))
+    assert ingest.wait_idle(30)
+    ingest.close()
+
+    with session_scope(engine) as session:
+        rows = service.get_timeline(db_session=session, incident_id=incident, include_deleted=True)
+        slack_rows = {row.slack_ts: row for row in rows if row.slack_ts}
+        assert sorted(slack_rows) == stamps
+        assert slack_rows[stamps[0]].text == "update 0, edited"
+        assert slack_rows[stamps[1]].deleted_at == later
+        assert [ts for ts, row in slack_rows.items() if row.pinned] == [stamps[2]]
+        claimed = set(session.scalars(select(ProcessedEvent.event_id)))
+    assert claimed == {f"Ev{i}" for i in range(20)} | {f"Ev{i}b" for i in range(0, 20, 4)} | {
+        "EvEdit",
+        "EvDelete",
+        "EvPin",
+    }
+    # A restarted app forgets what it saw in memory; the store still refuses the redelivery.
+    assert EventDeduper(writer=writer, now=lambda: NOW).claim_many(["Ev3", "EvNew"]) == {"EvNew"}
+
+
+def test_in_pinned_mode_only_pinned_messages_go_into_the_timeline(
+    fake: FakeSlack, store: Engine, tmp_path: Path, runner: ScriptedRunner
+) -> None:
+    with serving(fake, store, tmp_path, lambda: runner, INCIDENT_COPILOT_TIMELINE_SYNC="pinned") as slack:
+        chatter = fake.add_message(INC1, MARCUS, "anyone seen the dashboard?")
+        decision = fake.add_message(INC1, PRIYA, "Decision: fail over to eu-west-2")
+        for message in (chatter, decision):
+            slack.send.event(message_event(message, INC1))
+        slack.idle()
+        assert timeline_messages(store, 1) == []
+        pin = {
+            "type": "pin_added",
+            "user": PRIYA,
+            "channel_id": INC1,
+            "event_ts": fake.next_ts(),
+            "item": {
+                "type": "message",
+                "channel": INC1,
+                "message": decision,
+                "created": 1,
+                "created_by": PRIYA,
+            },
+        }
+        slack.send.event(pin)
+        slack.idle()
+        (row,) = timeline_messages(store, 1)
+        assert (row.text, row.author, row.pinned) == ("Decision: fail over to eu-west-2", "Priya Raman", True)
+
+
+# --- confirmations -----------------------------------------------------------------------------------------
+
+
+def confirmation_message(fake: FakeSlack, channel: str) -> dict[str, Any]:
+    """Returns the posted message that carries Confirm / Cancel buttons."""
+    fake.wait_for("chat.postMessage", lambda p: any(b["type"] == "actions" for b in p.get("blocks") or []))
+    return next(
+        m for m in fake.messages[channel] if any(b["type"] == "actions" for b in m.get("blocks") or [])
+    )
+
+
+def press(
+    slack: Running,
+    fake: FakeSlack,
+    user: str,
+    channel: str,
+    message: dict[str, Any],
+    action: str = CONFIRM_ACTION,
+) -> Callable[[dict[str, Any]], bool]:
+    """Presses a button of a message as `user`; returns a filter for what the app says back to them."""
+    buttons = next(b for b in message["blocks"] if b["type"] == "actions")["elements"]
+    value = buttons[0 if action == CONFIRM_ACTION else 1]["value"]
+    url = fake.response_url()
+    payload = block_actions_payload(
+        user_id=user, channel_id=channel, message=message, action_id=action, value=value, response_url=url
+    )
+    assert slack.send.action(payload).status_code == 200
+    return lambda params: params["response_url"] == urlsplit(url).path
+
+
+def test_only_an_allowed_person_can_confirm_and_only_once(
+    slack: Running, fake: FakeSlack, runner: ScriptedRunner
+) -> None:
+    runner.replies["sev-1"] = AgentReply(
+        answer=SEVERITY_CHANGE.summary, tool_calls=[], incidents=[], pending=SEVERITY_CHANGE
+    )
+    mention = mention_event(INC1, PRIYA, "Update this incident to SEV-1", ts=fake.next_ts())
+    slack.send.event(mention)
+    posted = confirmation_message(fake, INC1)
+    message = copy.deepcopy(posted)  # as people's Slack clients show it until the app updates it
+    assert message["thread_ts"] == mention["ts"]
+    assert message["text"] == "Confirm: Change the severity of incident-1 from SEV-2 to SEV-1?"
+
+    to_sam = press(slack, fake, SAM, INC1, message)  # not in the channel, not a responder
+    (refusal,) = fake.wait_for("respond", to_sam)
+    assert refusal["text"].startswith("Only the members of this channel and the incident's responders can")
+    assert (refusal["response_type"], refusal["replace_original"]) == ("ephemeral", False)
+    slack.idle()
+    assert runner.resumed == [] and fake.calls_to("chat.update") == []
+
+    press(slack, fake, MARCUS, INC1, message)
+    updates = fake.wait_for("chat.update", lambda p: "applied" in p.get("text", ""))
+    assert updates[-1]["ts"] == message["ts"]
+    assert updates[-1]["text"].startswith(":white_check_mark: Confirmed by *Marcus Chen*.")
+    assert runner.resumed == [
+        {
+            "thread_id": f"slack:{INC1}:{mention['ts']}:{mention['ts']}",
+            "confirmed": True,
+            "user": "Marcus Chen",
+            "now": NOW,
+        }
+    ]
+    assert all(b["type"] != "actions" for b in posted["blocks"])
+
+    to_priya = press(slack, fake, PRIYA, INC1, message)
+    (again,) = fake.wait_for("respond", to_priya)
+    assert again["text"] == "This change was already answered."
+    slack.idle()
+    assert len(runner.resumed) == 1
+
+
+# --- /incident ---------------------------------------------------------------------------------------------
+
+
+def test_incident_command_help_and_argument_errors(
+    slack: Running, fake: FakeSlack, runner: ScriptedRunner
+) -> None:
+    fields = command_fields(
+        user_id=PRIYA,
+        channel_id=INC1,
+        channel_name="incident-1-checkout-errors",
+        text="help",
+        response_url=fake.response_url(),
+    )
+    response = slack.send.command(fields)
+    assert response.status_code == 200 and response.json()["text"] == HELP_TEXT
+
+    response = slack.send.command(fields | {"text": "severity banana"})
+    assert response.json() == {
+        "text": ":warning: 'banana' is not a severity; use SEV-1 (worst) to SEV-5, or unknown.",
+        "response_type": "ephemeral",
+    }
+    # Time frames are checked after the ack (the date parser is slow to load), and answered privately.
+    response = slack.send.command(fields | {"text": "related banana o'clock"})
+    assert response.json()["text"] == "Working on `/incident related banana o'clock`…"
+    (error,) = fake.wait_for("respond")
+    assert error["text"].startswith(":warning: 'banana o'clock' is not a time frame I understand")
+    slack.idle()
+    assert runner.asked == []
+
+
+def test_incident_command_puts_the_question_to_the_agent_and_answers_privately(
+    slack: Running, fake: FakeSlack, runner: ScriptedRunner
+) -> None:
+    url = fake.response_url()
+    fields = command_fields(
+        user_id=PRIYA,
+        channel_id=INC1,
+        channel_name="incident-1-checkout-errors",
+        text="summary",
+        response_url=url,
+    )
+    assert slack.send.command(fields).json()["text"] == "Working on `/incident summary`…"
+    (answer,) = fake.wait_for("respond")
+    assert answer["response_url"] == urlsplit(url).path
+    assert (answer["text"], answer["response_type"]) == (
+        "You asked: Give me a summary of this incident",
+        "ephemeral",
+    )
+
+    runner.replies["sev-1"] = AgentReply(
+        answer=SEVERITY_CHANGE.summary, tool_calls=[], incidents=[], pending=SEVERITY_CHANGE
+    )
+    slack.send.command(fields | {"text": "severity critical"})
+    message = confirmation_message(fake, INC1)
+    assert "thread_ts" not in message
+    assert [a["question"] for a in runner.asked] == [
+        "Give me a summary of this incident",
+        "Update this incident to SEV-1",
+    ]
+    assert fake.calls_to("chat.postEphemeral") == []
+
+
+# --- end to end: the real agent (offline model) on the demo organisation -----------------------------------
+
+
+@contextmanager
+def serving_demo(
+    fake: FakeSlack, demo: DemoStore, tmp_path: Path, *, agent_processes: int = 0
+) -> Iterator[Running]:
+    """Serves the app with its default runner (offline model, durable checkpoints) on a demo store copy."""
+    with serving(
+        fake,
+        demo.engine,
+        tmp_path,
+        runner_factory=None,
+        agent_processes=agent_processes,
+        INCIDENT_COPILOT_DATA_DIR=str(demo.data_dir),
+        DATABASE_URL=demo.database_url,
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def demo(demo_copy: DemoStore, monkeypatch: pytest.MonkeyPatch) -> DemoStore:
+    demo_copy.activate(monkeypatch)
+    return demo_copy
+
+
+def test_end_to_end_a_question_is_answered_from_the_store(
+    fake: FakeSlack, demo: DemoStore, tmp_path: Path
+) -> None:
+    with session_scope(demo.engine) as session:
+        ongoing = service.query(
+            db_session=session, criteria=service.IncidentFilter(statuses=ONGOING_STATUSES), limit=50
+        )
+        expected_ids = {incident.public_id for incident in ongoing.incidents}
+    with serving_demo(fake, demo, tmp_path) as slack:
+        mention = mention_event(GENERAL, SAM, "How many incidents are currently ongoing?", ts=fake.next_ts())
+        slack.send.event(mention)
+        (reply,) = fake.wait_for("chat.postMessage", in_thread(GENERAL, mention["ts"]), timeout=120)
+    assert f"There are {ongoing.total} ongoing incidents" in reply["text"]
+    sections = [b["text"]["text"] for b in reply["blocks"] if b["type"] == "section"]
+    listed = {match for text in sections for match in re.findall(r"incident-\d+", text.split("\n")[0])}
+    assert listed == expected_ids and len(sections) == ongoing.total
+
+
+def test_end_to_end_a_follow_up_in_a_thread_remembers_the_incident(
+    fake: FakeSlack, demo: DemoStore, tmp_path: Path
+) -> None:
+    with session_scope(demo.engine) as session:
+        incident = service.get_or_raise(db_session=session, incident_id=123)
+        root_cause, remediation = incident.root_cause, incident.remediation
+    assert root_cause and remediation
+    with serving_demo(fake, demo, tmp_path) as slack:
+        question = fake.add_message(GENERAL, MARCUS, "<@U0COPILOT> What was the root cause of incident-123?")
+        slack.send.event(
+            mention_event(GENERAL, MARCUS, "What was the root cause of incident-123?", ts=question["ts"])
+        )
+        (first,) = fake.wait_for("chat.postMessage", in_thread(GENERAL, question["ts"]), timeout=120)
+        follow_up = mention_event(
+            GENERAL,
+            SAM,
+            "What remediation actions did the responders take?",
+            ts=fake.next_ts(),
+            thread_ts=question["ts"],
+        )
+        slack.send.event(follow_up)
+        replies = fake.wait_for("chat.postMessage", in_thread(GENERAL, question["ts"]), count=2, timeout=120)
+    assert root_cause.split(".")[0] in first["text"]
+    assert "incident-123" in replies[1]["text"]
+    assert remediation.split(".")[0] in replies[1]["text"]
+
+
+def test_end_to_end_a_confirmed_write_survives_a_restart_and_is_audited(
+    fake: FakeSlack, demo: DemoStore, tmp_path: Path
+) -> None:
+    number = demo.special["active_checkout"][0]
+    with session_scope(demo.engine) as session:
+        incident = service.get_or_raise(db_session=session, incident_id=number)
+        channel_id, channel_name, before = (
+            incident.slack_channel_id,
+            incident.slack_channel_name,
+            incident.severity,
+        )
+    assert channel_id and channel_name and before == "SEV-1"
+    fake.add_channel(channel_id, channel_name, members=[PRIYA, MARCUS])
+
+    with serving_demo(fake, demo, tmp_path) as slack:
+        mention = mention_event(channel_id, PRIYA, "Update this incident to SEV-2", ts=fake.next_ts())
+        slack.send.event(mention)
+        message = copy.deepcopy(confirmation_message(fake, channel_id))
+    assert message["text"] == f"Confirm: Change the severity of incident-{number} from SEV-1 to SEV-2?"
+
+    # A restart: new app, new runner, here in a worker process as `slack serve` runs it; the paused graph
+    # comes back from the checkpoint file.
+    with serving_demo(fake, demo, tmp_path, agent_processes=1) as slack:
+        refused = press(slack, fake, CHLOE, channel_id, message)
+        fake.wait_for("respond", refused)
+        slack.idle()
+        with session_scope(demo.engine) as session:
+            assert service.get_or_raise(db_session=session, incident_id=number).severity == "SEV-1"
+
+        press(slack, fake, PRIYA, channel_id, message)
+        (done,) = fake.wait_for(
+            "chat.update", lambda p: p["text"].startswith(":white_check_mark:"), timeout=120
+        )
+    assert done["ts"] == message["ts"]
+    assert "SEV-2" in done["text"]
+    with session_scope(demo.engine) as session:
+        assert service.get_or_raise(db_session=session, incident_id=number).severity == "SEV-2"
+        (audit,) = [
+            a
+            for a in service.audit_log(db_session=session, incident_id=number)
+            if a.action == "update_severity"
+        ]
+        assert (audit.actor, audit.source, audit.before, audit.after) == (
+            "Priya Raman",
+            "slack",
+            {"severity": "SEV-1"},
+            {"severity": "SEV-2"},
+        )
+
+
+# --- the manifest ------------------------------------------------------------------------------------------
+
+
+def test_the_manifest_subscribes_to_what_the_app_handles_at_its_endpoint() -> None:
+    result = CliRunner().invoke(cli, ["slack", "manifest", "--url", "https://copilot.example.com/"])
+    assert result.exit_code == 0, result.output
+    manifest = yaml.safe_load(result.output)
+    settings = manifest["settings"]
+    endpoint = f"https://copilot.example.com{EVENTS_PATH}"
+    assert settings["event_subscriptions"]["request_url"] == endpoint
+    assert settings["interactivity"] == {"is_enabled": True, "request_url": endpoint}
+    assert [(c["command"], c["url"]) for c in manifest["features"]["slash_commands"]] == [
+        ("/incident", endpoint)
+    ]
+    assert set(settings["event_subscriptions"]["bot_events"]) == {
+        "app_mention",
+        "member_joined_channel",
+        "message.channels",
+        "message.groups",
+        "pin_added",
+        "pin_removed",
+    }
+    assert {"app_mentions:read", "chat:write", "commands", "reactions:write", "users:read"} <= set(
+        manifest["oauth_config"]["scopes"]["bot"]
+    )
+    assert settings["socket_mode_enabled"] is False
+    socket = CliRunner().invoke(cli, ["slack", "manifest", "--socket"])
+    assert yaml.safe_load(socket.output)["settings"]["socket_mode_enabled"] is True
