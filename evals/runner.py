@@ -1,0 +1,676 @@
+"""Run the evaluation suite: every case on a fresh copy of the demo store, scored, reported.
+
+`incident-copilot eval run` (and `make eval`) calls `run_suite`. The demo organisation is built once
+(and cached by a fingerprint of the code that builds it, see `prepare_demo`); each case then gets its own
+copy of the SQLite store and the Chroma index, so writes of one case never leak into another, and runs
+through `AgentRunner` with the clock frozen at `EVAL_NOW`, the way the terminal runs the agent (the asker
+is an operator, so confirmed changes apply).
+
+Model calls are counted by a callback that every chat model in the process reports to while a case runs
+(`ModelMeter`); input tokens are estimated locally with `count_tokens_approximately` (about four
+characters a token, plus the tool schemas), never with a tokenizer download. With `--record` or
+`--replay`, each case runs inside its vcrpy cassette (`evals.cassettes`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import BaseMessage
+from langchain_core.messages.utils import count_tokens_approximately
+from langchain_core.tracers.context import register_configure_hook
+from sqlalchemy import Engine, func, select
+
+from agent.db import make_engine, upgrade
+from agent.incidents.models import (
+    AuditRecord,
+    Incident,
+    Postmortem,
+    Service,
+    TimelineEntry,
+    incident_services,
+)
+from agent.settings import get_settings
+from evals.cassettes import CASSETTE_DIR, ReplayMiss, cassette_path, make_vcr, model_slug
+from evals.dataset import EVAL_NOW, EVAL_SEED, Case, ExpectedState
+from evals.scoring import (
+    CaseResult,
+    StoreSnapshot,
+    Summary,
+    TurnRecord,
+    check_facts,
+    check_state,
+    check_tools,
+    summarize,
+)
+
+Mode = Literal["live", "record", "replay"]
+
+DEFAULT_THRESHOLD = 0.9
+"""Share of cases that must pass; `make test` holds the offline model to it."""
+
+MAX_CONFIRMATIONS_PER_TURN = 5
+"""A turn that keeps proposing changes after this many answers is cut off (and fails)."""
+
+REPLAY_API_KEY = "replay-no-key"
+"""Stands in for OPENAI_API_KEY during replay, when no request leaves the process."""
+
+_DEMO_SOURCES = (
+    "agent/demo",
+    "agent/importers",
+    "agent/incidents",
+    "agent/migrations",
+    "agent/postmortems",
+    "agent/search",
+    "agent/db.py",
+    "agent/normalize.py",
+    "agent/serialize.py",
+    "prompts",
+)
+"""What `build_demo` runs; a change to any of it invalidates a cached demo store."""
+
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class EvalError(RuntimeError):
+    """The suite cannot run as asked; the message says why and what to do."""
+
+
+# --- the demo store and its copies ----------------------------------------------------------------------
+
+
+def demo_fingerprint(*, now: datetime, seed: int) -> str:
+    """Returns a hash of everything a built demo store depends on: the clock, the seed and the build code."""
+    import chromadb  # noqa: PLC0415 - its version shapes the index files
+
+    digest = hashlib.sha256(f"{now.isoformat()}|{seed}|chromadb {chromadb.__version__}".encode())
+    for source in _DEMO_SOURCES:
+        root = _PROJECT_ROOT / source
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in files:
+            if path.is_file() and path.suffix in {".py", ".md", ".txt", ".json", ".mako"}:
+                digest.update(path.relative_to(_PROJECT_ROOT).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def prepare_demo(
+    *, cache_root: Path, now: datetime = EVAL_NOW, seed: int = EVAL_SEED, rebuild: bool = False
+) -> Path:
+    """Returns a folder holding the demo store (`incidents.db` + `chroma/`), built now or found in the cache.
+
+    The cache key is `demo_fingerprint`; a store is built into a temporary folder and moved into place
+    only when complete, so an interrupted build is never reused. Stores of other fingerprints are removed.
+    """
+    from agent.demo.build import build_demo  # noqa: PLC0415 - loads the embedding model
+    from agent.search.index import open_index  # noqa: PLC0415
+
+    target = cache_root / demo_fingerprint(now=now, seed=seed)
+    if rebuild:
+        shutil.rmtree(target, ignore_errors=True)
+    if (target / "incidents.db").is_file() and (target / "chroma").is_dir():
+        return target
+    cache_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="building-", dir=cache_root))
+    try:
+        engine = make_engine(f"sqlite:///{staging / 'incidents.db'}")
+        upgrade(engine)
+        index = open_index(path=staging / "chroma")
+        build_demo(engine=engine, index=index, now=now, seed=seed)
+        index.client.close()
+        engine.dispose()
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    for stale in cache_root.iterdir():
+        if stale != target and stale.is_dir() and not stale.name.startswith("building-"):
+            shutil.rmtree(stale, ignore_errors=True)
+    return target
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    # The backup API copies pages still in the write-ahead log, which a file copy could miss.
+    with (
+        contextlib.closing(sqlite3.connect(source)) as origin,
+        contextlib.closing(sqlite3.connect(target)) as copy,
+    ):
+        origin.backup(copy)
+
+
+def snapshot_store(source: Path, target: Path) -> Path:
+    """Returns `target` holding a consistent copy of the demo store in `source` (SQLite database and Chroma folder).
+
+    The databases are copied with SQLite's backup API, so the copy is one self-contained file each even
+    while `source` is open in WAL mode; `copy_store` then clones that copy with plain file copies.
+    """
+    target.mkdir(parents=True)
+    _sqlite_copy(source / "incidents.db", target / "incidents.db")
+    shutil.copytree(source / "chroma", target / "chroma", ignore=shutil.ignore_patterns("chroma.sqlite3*"))
+    _sqlite_copy(source / "chroma" / "chroma.sqlite3", target / "chroma" / "chroma.sqlite3")
+    return target
+
+
+def copy_store(template: Path, target: Path) -> Path:
+    """Returns `target` holding a copy of a store made by `snapshot_store` (cheap: plain file copies)."""
+    shutil.copytree(template, target)
+    return target
+
+
+def open_store(data_dir: Path) -> Engine:
+    """Returns an engine on the SQLite store of a demo folder (the caller disposes of it)."""
+    return make_engine(f"sqlite:///{data_dir / 'incidents.db'}")
+
+
+def store_fingerprint(data_dir: Path) -> tuple[int, ...]:
+    """Returns counts that every write moves: incidents and their versions, audit records, postmortems, entries."""
+    engine = open_store(data_dir)
+    try:
+        with engine.connect() as connection:
+            incidents = connection.execute(
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(Incident.version), 0),
+                    func.coalesce(func.max(Incident.id), 0),
+                )
+            ).one()
+            audit = connection.execute(select(func.count(), func.coalesce(func.max(AuditRecord.id), 0))).one()
+            others = [
+                connection.scalar(select(func.count()).select_from(model))
+                for model in (Postmortem, TimelineEntry)
+            ]
+    finally:
+        engine.dispose()
+    return (*incidents, *audit, *(count or 0 for count in others))
+
+
+def read_snapshot(data_dir: Path) -> StoreSnapshot:
+    """Returns what the state check compares, read with plain SQL from the store in `data_dir`."""
+    engine = open_store(data_dir)
+    try:
+        with engine.connect() as connection:
+            services: dict[int, list[str]] = {}
+            joined = select(incident_services.c.incident_id, Service.name).join(
+                Service, Service.id == incident_services.c.service_id
+            )
+            for number, name in connection.execute(joined):
+                services.setdefault(number, []).append(name)
+            entries = dict(
+                connection.execute(
+                    select(TimelineEntry.incident_id, func.count()).group_by(TimelineEntry.incident_id)
+                ).all()
+            )
+            incidents: dict[int, dict[str, Any]] = {}
+            table = Incident.__table__
+            for row in connection.execute(select(table)).mappings():
+                fields = {
+                    name: row[name]
+                    for name in (
+                        "title",
+                        "severity",
+                        "status",
+                        "commander",
+                        "customer_impact",
+                        "root_cause",
+                        "remediation",
+                        "summary",
+                        "private",
+                        "version",
+                        "slack_channel_name",
+                    )
+                }
+                fields["services"] = sorted(services.get(row["id"], []))
+                fields["timeline_entries"] = entries.get(row["id"], 0)
+                incidents[row["id"]] = fields
+            postmortems = {
+                pm_id: (number, bool(linked))
+                for pm_id, number, linked in connection.execute(
+                    select(Postmortem.id, Postmortem.incident_id, Postmortem.linked)
+                )
+            }
+            audit = {
+                record_id: (action, number)
+                for record_id, action, number in connection.execute(
+                    select(AuditRecord.id, AuditRecord.action, AuditRecord.incident_id)
+                )
+            }
+    finally:
+        engine.dispose()
+    return StoreSnapshot(incidents=incidents, postmortems=postmortems, audit=audit)
+
+
+# --- counting model calls -------------------------------------------------------------------------------
+
+
+class ModelMeter(BaseCallbackHandler):
+    """Counts chat model calls and estimates their input tokens (messages plus tool schemas, ~4 chars a token)."""
+
+    def __init__(self) -> None:
+        """Starts at zero."""
+        self.calls = 0
+        self.input_tokens = 0
+
+    def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kwargs: Any
+    ) -> None:
+        """Counts one call per batch of messages."""
+        tools = (kwargs.get("invocation_params") or {}).get("tools")
+        for batch in messages:
+            self.calls += 1
+            self.input_tokens += count_tokens_approximately(batch, tools=tools)
+
+
+_active_meter: ContextVar[ModelMeter | None] = ContextVar("incident_copilot_eval_meter", default=None)
+# Every chat model run configured while the variable is set reports to the meter, without the runner
+# having to thread callbacks through the agent's own calls.
+register_configure_hook(_active_meter, inheritable=True)
+
+
+@contextlib.contextmanager
+def metered() -> Iterator[ModelMeter]:
+    """Yields a meter that every chat model call inside the block reports to."""
+    meter = ModelMeter()
+    token = _active_meter.set(meter)
+    try:
+        yield meter
+    finally:
+        _active_meter.reset(token)
+
+
+# --- running cases --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run the suite."""
+
+    model: str = "offline"
+    mode: Mode = "live"
+    cassette_dir: Path = CASSETTE_DIR
+    threshold: float = DEFAULT_THRESHOLD
+
+
+@dataclass
+class SuiteRun:
+    """A finished run: its settings, every case's result and the totals."""
+
+    model: str
+    mode: Mode
+    started_at: str
+    duration_s: float
+    threshold: float
+    results: list[CaseResult]
+    summary: Summary = field(init=False)
+
+    def __post_init__(self) -> None:
+        """Computes the totals."""
+        self.summary = summarize(self.results)
+
+    @property
+    def passed(self) -> bool:
+        """Returns whether the run meets the threshold with no unwanted write at all."""
+        return self.summary.overall.score >= self.threshold and self.summary.unwanted_writes == 0
+
+    def slowest(self, count: int = 5) -> list[CaseResult]:
+        """Returns the cases that took the agent longest."""
+        return sorted(self.results, key=lambda result: result.latency_s, reverse=True)[:count]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the run as JSON-ready values (the JSON report)."""
+        summary = self.summary
+        return {
+            "model": self.model,
+            "mode": self.mode,
+            "started_at": self.started_at,
+            "duration_s": round(self.duration_s, 2),
+            "threshold": self.threshold,
+            "passed": self.passed,
+            "summary": {
+                "cases": summary.overall.cases,
+                "passed": summary.overall.passed,
+                "score": round(summary.overall.score, 4),
+                "checks": summary.overall.checks,
+                "unwanted_writes": summary.unwanted_writes,
+                "latency_p50_s": round(summary.latency_p50_s, 3),
+                "latency_p95_s": round(summary.latency_p95_s, 3),
+                "model_calls": summary.model_calls,
+                "input_tokens": summary.input_tokens,
+                "per_tag": {
+                    tag: {
+                        "cases": t.cases,
+                        "passed": t.passed,
+                        "score": round(t.score, 4),
+                        "checks": t.checks,
+                    }
+                    for tag, t in summary.per_tag.items()
+                },
+            },
+            "results": [
+                {
+                    "id": r.id,
+                    "tags": r.tags,
+                    "passed": r.passed,
+                    "checks": r.checks,
+                    "failures": r.failures,
+                    "unwanted_writes": r.unwanted_writes,
+                    "error": r.error,
+                    "latency_s": round(r.latency_s, 3),
+                    "model_calls": r.model_calls,
+                    "input_tokens": r.input_tokens,
+                    "turns": [asdict(turn) | {"latency_s": round(turn.latency_s, 3)} for turn in r.turns],
+                }
+                for r in self.results
+            ],
+        }
+
+
+def _context(case_dir: Path, options: RunOptions) -> Any:
+    from agent.context import Context  # noqa: PLC0415 - keeps `import evals.runner` light
+
+    return Context(
+        model=options.model,
+        now=EVAL_NOW,
+        data_dir=str(case_dir),
+        database_url=f"sqlite:///{case_dir / 'incidents.db'}",
+        source="cli",
+        operator=True,
+        # A replayed or recorded call that fails must show at once, not after backoff.
+        model_attempts=1 if options.mode != "live" else 3,
+    )
+
+
+def _run_turns(case: Case, runner: Any) -> tuple[list[TurnRecord], list[str], dict[str, bool]]:
+    records: list[TurnRecord] = []
+    failures: list[str] = []
+    checks = {"tools": True, "args": True, "facts": True}
+    for index, turn in enumerate(case.turns):
+        proposed: list[dict[str, Any]] = []
+        with metered() as meter:
+            started = time.perf_counter()
+            reply = runner.ask(
+                turn.question, thread_id=case.id, channel=case.channel, user=case.user, now=EVAL_NOW
+            )
+            while reply.pending is not None:
+                if len(proposed) == MAX_CONFIRMATIONS_PER_TURN:
+                    raise RuntimeError(f"turn {index + 1} kept asking for confirmations")
+                # A change nobody said yes to is declined, as a person at the terminal would.
+                decision = turn.confirm is True
+                proposed.append(reply.pending.to_dict() | {"confirmed": decision})
+                reply = runner.resume(case.id, confirmed=decision, user=case.user, now=EVAL_NOW)
+            latency = time.perf_counter() - started
+        records.append(
+            TurnRecord(
+                question=turn.question,
+                answer=reply.answer,
+                tool_calls=reply.tool_calls,
+                incidents=reply.incidents,
+                proposed=proposed,
+                latency_s=latency,
+                model_calls=meter.calls,
+                input_tokens=meter.input_tokens,
+            )
+        )
+        label = f"turn {index + 1}: " if len(case.turns) > 1 else ""
+        expected_tools, facts, _oracle = case.turn_expectations(index)
+        if expected_tools is not None:
+            tool_check = check_tools(expected_tools, reply.tool_calls, now=EVAL_NOW)
+            checks["tools"] &= tool_check.tools_ok
+            checks["args"] &= tool_check.args_ok
+            failures += [label + failure for failure in tool_check.failures]
+        if facts is not None:
+            fact_failures = check_facts(reply.answer, facts)
+            checks["facts"] &= not fact_failures
+            failures += [f"{label}answer {failure}" for failure in fact_failures]
+    return records, failures, checks
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The demo store every case starts from, and what it holds."""
+
+    template: Path
+    """A copy made by `snapshot_store`, cloned for each case."""
+
+    snapshot: StoreSnapshot
+    fingerprint: tuple[int, ...]
+
+    @classmethod
+    def of(cls, demo_dir: Path, template: Path) -> Baseline:
+        """Returns the baseline of the demo store in `demo_dir`, copied to `template`."""
+        snapshot_store(demo_dir, template)
+        return cls(
+            template=template, snapshot=read_snapshot(template), fingerprint=store_fingerprint(template)
+        )
+
+    def changes(self, case_dir: Path, expected: ExpectedState) -> tuple[list[str], list[str]]:
+        """Returns (expectations not met, unwanted writes) of the store a case left in `case_dir`."""
+        if (
+            not expected.incidents
+            and not expected.postmortems
+            and store_fingerprint(case_dir) == self.fingerprint
+        ):
+            return [], []
+        return check_state(self.snapshot, read_snapshot(case_dir), expected, now=EVAL_NOW)
+
+
+def run_case(case: Case, *, case_dir: Path, baseline: Baseline, options: RunOptions) -> CaseResult:
+    """Returns the result of one case, run on a fresh copy of the demo store in `case_dir`.
+
+    Raises:
+        ReplayMiss: in replay mode, when the agent made a request the cassette does not hold.
+    """
+    from agent.runner import AgentRunner  # noqa: PLC0415 - compiles the graph; slow to import
+
+    copy_store(baseline.template, case_dir)
+    records: list[TurnRecord] = []
+    try:
+        with _cassette(case, options) as cassette:
+            runner = AgentRunner(_context(case_dir, options))
+            records, failures, checks = _run_turns(case, runner)
+            if cassette is not None and options.mode == "replay":
+                requests = sum(record.model_calls for record in records)
+                if cassette.play_count < requests:
+                    raise ReplayMiss(
+                        f"case {case.id}: {requests - cassette.play_count} of {requests} model requests were not "
+                        f"in {cassette_path(options.cassette_dir, options.model, case.id)}; re-record it with --record"
+                    )
+    except ReplayMiss:
+        raise
+    except Exception as error:  # noqa: BLE001 - a crashing case is a failed case, not a failed run
+        detail = "".join(traceback.format_exception_only(error)).strip()
+        return CaseResult(
+            id=case.id,
+            tags=list(case.tags),
+            checks={},
+            failures=[f"crashed: {detail}"],
+            unwanted_writes=[],
+            turns=records,
+            error=detail,
+        )
+    state_failures, unwanted = baseline.changes(case_dir, case.expected_state)
+    checks["state"] = not state_failures and not unwanted
+    failures += [f"state: {failure}" for failure in state_failures]
+    failures += [f"unwanted write: {write}" for write in unwanted]
+    return CaseResult(
+        id=case.id,
+        tags=list(case.tags),
+        checks=checks,
+        failures=failures,
+        unwanted_writes=unwanted,
+        turns=records,
+    )
+
+
+@contextlib.contextmanager
+def _cassette(case: Case, options: RunOptions) -> Iterator[Any]:
+    if options.mode == "live":
+        yield None
+        return
+    path = cassette_path(options.cassette_dir, options.model, case.id)
+    if options.mode == "replay" and not path.is_file():
+        raise ReplayMiss(f"case {case.id}: no cassette at {path}; record it with --record")
+    if options.mode == "record":
+        path.unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with make_vcr(options.mode).use_cassette(str(path)) as cassette:
+        yield cassette
+
+
+def validate_options(options: RunOptions) -> None:
+    """Raises EvalError when the model and mode cannot run here (checked before anything is built)."""
+    if get_settings().chroma_host:
+        raise EvalError("The suite runs on its own copies of the demo store; unset CHROMA_HOST to run it.")
+    is_openai = options.model.startswith("openai:")
+    if not is_openai and options.model != "offline":
+        raise EvalError(f"Unknown model '{options.model}'; use offline or openai:<model>.")
+    if options.mode != "live" and not is_openai:
+        raise EvalError(f"--{options.mode} needs an OpenAI-compatible model (--model openai:<model>).")
+    if options.mode == "record" and not os.environ.get("OPENAI_API_KEY"):
+        raise EvalError(
+            "--record calls the real model and needs OPENAI_API_KEY (and OPENAI_BASE_URL for other servers)."
+        )
+    if options.mode == "live" and is_openai and not os.environ.get("OPENAI_API_KEY"):
+        raise EvalError(f"--model {options.model} needs OPENAI_API_KEY; use --replay to run from cassettes.")
+
+
+@contextlib.contextmanager
+def _model_environment(options: RunOptions) -> Iterator[None]:
+    """During replay, lends the OpenAI client a key it never sends (no request leaves the process)."""
+    if options.mode != "replay" or os.environ.get("OPENAI_API_KEY"):
+        yield
+        return
+    os.environ["OPENAI_API_KEY"] = REPLAY_API_KEY
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        os.environ.pop("OPENAI_API_KEY", None)
+        get_settings.cache_clear()
+
+
+def run_suite(
+    cases: Sequence[Case],
+    *,
+    demo_dir: Path,
+    options: RunOptions,
+    started_at: str,
+    progress: Callable[[CaseResult], None] | None = None,
+) -> SuiteRun:
+    """Returns the run of `cases`, each on its own copy of the demo store in `demo_dir`.
+
+    Raises:
+        EvalError: when the mode and model cannot run (no key to record, replay of the offline model, ...).
+        ReplayMiss: in replay mode, at the first request a cassette does not hold.
+    """
+    if not cases:
+        raise EvalError("No cases to run.")
+    validate_options(options)
+    started = time.perf_counter()
+    results: list[CaseResult] = []
+    with _model_environment(options), tempfile.TemporaryDirectory(prefix="incident-copilot-eval-") as work:
+        baseline = Baseline.of(demo_dir, Path(work) / "template")
+        for number, case in enumerate(cases, start=1):
+            case_dir = Path(work) / f"{number:03d}-{case.id}"
+            try:
+                result = run_case(case, case_dir=case_dir, baseline=baseline, options=options)
+            finally:
+                shutil.rmtree(case_dir, ignore_errors=True)
+            results.append(result)
+            if progress is not None:
+                progress(result)
+    return SuiteRun(
+        model=options.model,
+        mode=options.mode,
+        started_at=started_at,
+        duration_s=time.perf_counter() - started,
+        threshold=options.threshold,
+        results=results,
+    )
+
+
+# --- reports --------------------------------------------------------------------------------------------
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def markdown_report(run: SuiteRun) -> str:
+    """Returns the Markdown report of a run: totals, per tag, slowest cases and every failure."""
+    summary = run.summary
+    overall = summary.overall
+    lines = [
+        f"# Evaluation run: {run.model} ({run.mode})",
+        "",
+        f"Started {run.started_at}; {overall.cases} cases in {run.duration_s:.1f} s; threshold {_pct(run.threshold)}; "
+        f"**{'PASSED' if run.passed else 'FAILED'}**.",
+        "",
+        "| score | passed | tools | args | facts | state | unwanted writes | p50 | p95 | model calls | input tokens |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| {_pct(overall.score)} | {overall.passed}/{overall.cases} | "
+        + " | ".join(
+            f"{overall.checks[name]}/{overall.cases}" for name in ("tools", "args", "facts", "state")
+        )
+        + f" | {summary.unwanted_writes} | {summary.latency_p50_s:.2f} s | {summary.latency_p95_s:.2f} s"
+        f" | {summary.model_calls} | {summary.input_tokens} |",
+        "",
+        "## Per tag",
+        "",
+        "| tag | score | passed | tools | args | facts | state |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for tag, tally in summary.per_tag.items():
+        checks = " | ".join(
+            f"{tally.checks[name]}/{tally.cases}" for name in ("tools", "args", "facts", "state")
+        )
+        lines.append(f"| {tag} | {_pct(tally.score)} | {tally.passed}/{tally.cases} | {checks} |")
+    lines += [
+        "",
+        "## Slowest cases",
+        "",
+        "| case | latency | model calls | input tokens |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [f"| {r.id} | {r.latency_s:.2f} s | {r.model_calls} | {r.input_tokens} |" for r in run.slowest()]
+    failed = [result for result in run.results if not result.passed]
+    lines += ["", f"## Failing cases ({len(failed)})", ""]
+    for result in failed:
+        lines.append(f"### {result.id} ({', '.join(result.tags)})")
+        lines.append("")
+        lines += [f"- {failure}" for failure in result.failures]
+        for turn in result.turns:
+            answer = " ".join(turn.answer.split())
+            lines.append(f"- Q: {turn.question}")
+            lines.append(f"  - tools: {json.dumps(turn.tool_calls, ensure_ascii=False)}")
+            lines.append(f"  - A: {answer[:400]}{'…' if len(answer) > 400 else ''}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_reports(run: SuiteRun, report_dir: Path) -> tuple[Path, Path]:
+    """Returns the Markdown and JSON reports written for a run into `report_dir`."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    stamp = "".join(ch for ch in run.started_at if ch.isalnum())[:15]
+    stem = report_dir / f"eval-{model_slug(run.model)}-{run.mode}-{stamp}"
+    markdown = stem.with_suffix(".md")
+    data = stem.with_suffix(".json")
+    markdown.write_text(markdown_report(run), encoding="utf-8")
+    data.write_text(
+        json.dumps(run.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
+    return markdown, data
