@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -38,8 +38,10 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine) -> Any:
     """Returns an Alembic configuration that migrates `engine` with the packaged scripts."""
+    from alembic.config import Config  # noqa: PLC0415 - see is_up_to_date
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
@@ -48,7 +50,40 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Creates or upgrades the schema by running the Alembic migrations."""
+    from alembic import command  # noqa: PLC0415 - see is_up_to_date
+
     command.upgrade(alembic_config(engine), revision)
+
+
+_REVISION_RE = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?([\w]+)?['\"]?", re.MULTILINE)
+
+
+def head_revision() -> str:
+    """Returns the newest migration's revision id, read from the scripts without importing Alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in MIGRATIONS_DIR.joinpath("versions").glob("*.py"):
+        for name, value in _REVISION_RE.findall(script.read_text()):
+            if value and value != "None":
+                (revisions if name == "revision" else parents).add(value)
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations have {len(heads)} heads: {sorted(heads)}")
+    return heads.pop()
+
+
+def is_up_to_date(engine: Engine) -> bool:
+    """Returns whether the store is already at the newest migration.
+
+    Importing and running Alembic costs most of a second; a CLI question should not pay it when there is
+    nothing to migrate.
+    """
+    try:
+        with engine.connect() as connection:
+            current = connection.execute(text("select version_num from alembic_version")).scalars().all()
+    except DBAPIError:
+        return False
+    return current == [head_revision()]
 
 
 _ENGINES: dict[str, Engine] = {}
@@ -62,7 +97,8 @@ def engine_for(url: str) -> Engine:
         engine = _ENGINES.get(url)
         if engine is None:
             engine = make_engine(url)
-            upgrade(engine)
+            if not is_up_to_date(engine):
+                upgrade(engine)
             _ENGINES[url] = engine
         return engine
 
