@@ -377,9 +377,7 @@ _UNIT_SECONDS = {
     "yr": 365 * 86400,
     "y": 365 * 86400,
 }
-_NUMBER_WORDS = {
-    "a": 1,
-    "an": 1,
+NUMBER_WORDS = {
     "one": 1,
     "two": 2,
     "three": 3,
@@ -390,6 +388,12 @@ _NUMBER_WORDS = {
     "eight": 8,
     "nine": 9,
     "ten": 10,
+}
+"""Numbers people spell out; callers add the words of their own phrases ("a week", "no incidents")."""
+_NUMBER_WORDS = {
+    "a": 1,
+    "an": 1,
+    **NUMBER_WORDS,
     "twelve": 12,
     "fourteen": 14,
     "thirty": 30,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Required, TypedDict
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
@@ -27,6 +27,17 @@ from agent.normalize import find_incident_refs
 
 RECURSION_LIMIT = 16
 """Graph steps per turn: room for about six rounds of tool calls before the agent says it must stop."""
+
+
+class TurnOptions(TypedDict, total=False):
+    """The keyword arguments of `AgentRunner.ask` after the question; every runner takes the same."""
+
+    thread_id: Required[str]
+    channel: str | None
+    channel_id: str | None
+    user: Required[str]
+    now: datetime | None
+    history: list[BaseMessage] | None
 
 
 @dataclass(frozen=True)

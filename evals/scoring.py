@@ -23,7 +23,7 @@ from typing import Any
 
 from agent.demo.generator import SERVICES
 from agent.incidents.exceptions import InvalidInput
-from agent.normalize import parse_window_argument
+from agent.normalize import NUMBER_WORDS, parse_window_argument
 from evals.dataset import WRITE_TOOLS, ExpectedState, Facts, ToolExpectation, incident_number
 
 CHECKS = ("tools", "args", "facts", "state")
@@ -38,17 +38,8 @@ _NUMBER_WORDS = {
     "zero": 0,
     "none": 0,
     "no": 0,
-    "one": 1,
     "single": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
+    **NUMBER_WORDS,
     "eleven": 11,
     "twelve": 12,
 }

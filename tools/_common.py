@@ -32,6 +32,7 @@ from agent.permissions import WriteAction, check_may_change, write_was_requested
 from agent.serialize import incident_brief
 
 if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
     from langgraph.prebuilt import ToolRuntime
 
     from agent.search.index import IncidentIndex
@@ -99,6 +100,14 @@ def index_for(context: Context) -> IncidentIndex:
     """Returns the search index of the context's data folder, opened once per process."""
     with _OPEN_LOCK:
         return _open_index(context.data_dir)
+
+
+def drafting_model(context: Context) -> BaseChatModel | None:
+    """Returns the model that writes summaries and postmortem sections; None means extract them offline."""
+    from agent.postmortems.llm import load_drafting_model  # noqa: PLC0415 - only summaries and drafts need it
+
+    # An injected chat model (tests, evals) drives the conversation only; the prose is then extracted.
+    return None if context.chat_model is not None else load_drafting_model(context.model)
 
 
 def service_vocabulary(db_session: Session) -> list[ServiceName]:

@@ -7,7 +7,15 @@ from typing import Any
 from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel
 
-from tools._common import agent_tool, context_of, resolve_incident, state_value, store_session, tool_reply
+from tools._common import (
+    agent_tool,
+    context_of,
+    drafting_model,
+    resolve_incident,
+    state_value,
+    store_session,
+    tool_reply,
+)
 
 
 class DraftPostmortemArgs(BaseModel):
@@ -30,11 +38,9 @@ def draft_postmortem(
         replace: Replace the postmortem already linked to the incident (the old one stays in its history).
     """
     from agent.postmortems import service as postmortems  # noqa: PLC0415 - only drafts need it
-    from agent.postmortems.llm import load_drafting_model  # noqa: PLC0415
 
     context = context_of(runtime)
-    # An injected chat model (tests, evals) drives the conversation only; the sections are then extracted.
-    model = None if context.chat_model is not None else load_drafting_model(context.model)
+    model = drafting_model(context)
     with store_session(context) as db_session:
         found = resolve_incident(db_session, incident, runtime)
         # Refuses (with the reason) unless resolved with enough messages and, without `replace`, unlinked.

@@ -8,7 +8,7 @@ from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel
 
 from agent.incidents.exceptions import InvalidInput
-from tools._common import agent_tool, context_of, resolve_incident, store_session, tool_reply
+from tools._common import agent_tool, context_of, drafting_model, resolve_incident, store_session, tool_reply
 
 
 class SummarizeTimelineArgs(BaseModel):
@@ -30,11 +30,9 @@ def summarize_timeline(runtime: ToolRuntime, incident: str | None = None) -> Any
         NotEnoughTimeline,
         render_summary_markdown,
     )
-    from agent.postmortems.llm import load_drafting_model  # noqa: PLC0415
 
     context = context_of(runtime)
-    # An injected chat model (tests, evals) drives the conversation only; the summary is then extracted.
-    model = None if context.chat_model is not None else load_drafting_model(context.model)
+    model = drafting_model(context)
     with store_session(context) as db_session:
         found = resolve_incident(db_session, incident, runtime)
         summary = postmortems.summarize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +18,12 @@ from agent.settings import get_settings
 
 console = Console()
 err_console = Console(stderr=True)
+
+NowOption = Annotated[str | None, typer.Option("--now", help="Freeze the clock at this ISO-8601 time.")]
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", help="offline, openai:<model> or auto (default: INCIDENT_COPILOT_MODEL)."),
+]
 
 
 def store_engine() -> Engine:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agent.cli.common import err_console, parse_now
+from agent.cli.common import ModelOption, NowOption, err_console, parse_now
 
 if TYPE_CHECKING:
     from agent.runner import AgentReply, AgentRunner, PendingConfirmation
@@ -22,11 +22,6 @@ ChannelOption = Annotated[
     typer.Option("--channel", help="Ask in this Slack channel's context, e.g. incident-123-checkout-errors."),
 ]
 UserOption = Annotated[str | None, typer.Option("--user", help="Who is asking (default: the OS user).")]
-NowOption = Annotated[str | None, typer.Option("--now", help="Freeze the clock at this ISO-8601 time.")]
-ModelOption = Annotated[
-    str | None,
-    typer.Option("--model", help="offline, openai:<model> or auto (default: INCIDENT_COPILOT_MODEL)."),
-]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Confirm changes without asking.")]
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agent.cli.common import err_console, parse_now, store_session
+from agent.cli.common import ModelOption, NowOption, err_console, parse_now, store_session
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -26,12 +26,7 @@ postmortem_app = typer.Typer(
 )
 
 IncidentArgument = Annotated[str, typer.Argument(help="The incident, e.g. incident-42, #42 or 42.")]
-NowOption = Annotated[str | None, typer.Option("--now", help="Freeze the clock at this ISO-8601 time.")]
 UserOption = Annotated[str | None, typer.Option("--user", help="Who is acting (default: the OS user).")]
-ModelOption = Annotated[
-    str | None,
-    typer.Option("--model", help="offline, openai:<model> or auto (default: INCIDENT_COPILOT_MODEL)."),
-]
 
 
 def register(app: typer.Typer) -> None:

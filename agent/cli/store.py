@@ -30,6 +30,7 @@ NowOption = Annotated[
     str | None, typer.Option("--now", help="The clock, as ISO-8601 (default: the current time).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+NoIndexOption = Annotated[bool, typer.Option("--no-index", help="Leave the search index to the next search.")]
 NOT_KNOWN = "Not known"
 SHOW_TIMELINE = 12
 """Timeline entries `incidents show` prints (the excerpt: lifecycle events, first and latest messages)."""
@@ -270,9 +271,7 @@ def import_file(
     actor: Annotated[
         str | None, typer.Option("--actor", help="Who the audit log says imported (default: OS user).")
     ] = None,
-    no_index: Annotated[
-        bool, typer.Option("--no-index", help="Leave the search index to the next search.")
-    ] = False,
+    no_index: NoIndexOption = False,
     now: NowOption = None,
 ) -> None:
     """Import incidents from a JSON-lines file; re-importing an id updates that incident."""
@@ -311,9 +310,7 @@ def import_slack(
     prefix: Annotated[
         str | None, typer.Option("--prefix", help="Incident channel prefix (default: settings).")
     ] = None,
-    no_index: Annotated[
-        bool, typer.Option("--no-index", help="Leave the search index to the next search.")
-    ] = False,
+    no_index: NoIndexOption = False,
     now: NowOption = None,
 ) -> None:
     """Fill incident timelines from a Slack workspace export; importing it again adds nothing."""

@@ -620,11 +620,10 @@ def _write(
     report.timeline_entries = len(entries)
 
     if report.incident_ids:
-        db_session.info.setdefault(service.CHANGED_KEY, set()).update(report.incident_ids)
-        service.record_audit(
+        service.record_import(
             db_session=db_session,
+            incident_ids=report.incident_ids,
             actor=actor,
-            source=EntrySource.import_,
             action="import",
             now=now,
             after={"origin": origin, **report.counts()},

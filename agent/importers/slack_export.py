@@ -303,11 +303,10 @@ def import_slack_export(
                 report.added += len(new)
                 report.incident_ids.append(incident.id)
         if report.incident_ids:
-            db_session.info.setdefault(service.CHANGED_KEY, set()).update(report.incident_ids)
-            service.record_audit(
+            service.record_import(
                 db_session=db_session,
+                incident_ids=report.incident_ids,
                 actor=actor,
-                source=EntrySource.import_,
                 action="import_slack",
                 now=now,
                 after={

@@ -302,6 +302,22 @@ def record_audit(
     return record
 
 
+def record_import(
+    *,
+    db_session: Session,
+    incident_ids: Iterable[int],
+    actor: str,
+    action: str,
+    now: datetime,
+    after: dict[str, Any],
+) -> AuditRecord:
+    """Returns the audit record of an import, added to the session; the incidents it wrote are reindexed on commit."""
+    db_session.info.setdefault(CHANGED_KEY, set()).update(incident_ids)
+    return record_audit(
+        db_session=db_session, actor=actor, source=EntrySource.import_, action=action, now=now, after=after
+    )
+
+
 def audit_log(*, db_session: Session, incident_id: int | None = None, limit: int = 100) -> list[AuditRecord]:
     """Returns the newest audit records, optionally for one incident."""
     statement = select(AuditRecord).order_by(AuditRecord.at.desc(), AuditRecord.id.desc()).limit(limit)

@@ -16,13 +16,8 @@ from sqlalchemy import Engine
 
 from agent.db import session_scope
 from agent.incidents import service
-from agent.postmortems.extract import (
-    EntryView,
-    IncidentView,
-    NotEnoughTimeline,
-    extractive_summary,
-    render_summary_slack_mrkdwn,
-)
+from agent.postmortems import service as postmortems
+from agent.postmortems.extract import NotEnoughTimeline, render_summary_slack_mrkdwn
 
 MIN_MESSAGES = 10
 """A channel with fewer messages is short enough to read; no summary is offered."""
@@ -41,35 +36,9 @@ def catchup_summary(*, engine: Engine, incident_id: int, now: datetime) -> str |
         incident = service.get(db_session=session, incident_id=incident_id)
         if incident is None or incident.private:
             return None
-        if service.count_messages(db_session=session, incident_id=incident_id) < MIN_MESSAGES:
-            return None
-        view = IncidentView(
-            public_id=incident.public_id,
-            title=incident.title,
-            severity=incident.severity,
-            status=incident.status,
-            declared_at=incident.declared_at,
-            stable_at=incident.stable_at,
-            resolved_at=incident.resolved_at,
-            commander=incident.commander,
-            services=tuple(incident.service_names),
-            customer_impact=incident.customer_impact,
-            root_cause=incident.root_cause,
-            remediation=incident.remediation,
-            summary=incident.summary,
+        summary = postmortems.summarize(
+            db_session=session, incident_id=incident_id, now=now, min_messages=MIN_MESSAGES
         )
-        entries = [
-            EntryView(
-                id=entry.id,
-                at=entry.at,
-                author=entry.author,
-                kind=entry.kind,
-                text=entry.text,
-                permalink=entry.permalink,
-            )
-            for entry in service.get_timeline(db_session=session, incident_id=incident_id)
-        ]
-    summary = extractive_summary(view, entries, now=now, min_messages=MIN_MESSAGES)
     if isinstance(summary, NotEnoughTimeline):
         return None
     return render_summary_slack_mrkdwn(summary)

@@ -13,14 +13,13 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
-from langchain_core.messages import BaseMessage
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
-from agent.runner import AgentReply
+from agent.runner import AgentReply, TurnOptions
 from agent.settings import Settings
 from agent.slack.catchup import CatchupCache
 from agent.slack.dedupe import EventDeduper
@@ -39,17 +38,7 @@ WRITE_PERMISSIONS = ("channel_members", "responders", "anyone")
 class Runner(Protocol):
     """The agent as the Slack app uses it: `agent.runner.AgentRunner`, or a test double."""
 
-    def ask(
-        self,
-        question: str,
-        *,
-        thread_id: str,
-        channel: str | None = None,
-        channel_id: str | None = None,
-        user: str,
-        now: datetime | None = None,
-        history: list[BaseMessage] | None = None,
-    ) -> AgentReply:
+    def ask(self, question: str, **options: Unpack[TurnOptions]) -> AgentReply:
         """Answers one question in a conversation, pausing before any write."""
         ...
 

@@ -12,11 +12,9 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
-from langchain_core.messages import BaseMessage
-
-from agent.runner import AgentReply
+from agent.runner import AgentReply, TurnOptions
 from agent.settings import Settings
 from agent.slack.runtime import Runner
 
@@ -43,8 +41,8 @@ def _worker_runner() -> Runner:
     return _runner
 
 
-def _ask(question: str, kwargs: dict[str, Any]) -> AgentReply:
-    return _worker_runner().ask(question, **kwargs)
+def _ask(question: str, options: TurnOptions) -> AgentReply:
+    return _worker_runner().ask(question, **options)
 
 
 def _resume(thread_id: str, kwargs: dict[str, Any]) -> AgentReply:
@@ -72,27 +70,9 @@ class ProcessRunner:
         for ready in [self._pool.submit(_ready) for _ in range(self.processes)]:
             ready.result()
 
-    def ask(
-        self,
-        question: str,
-        *,
-        thread_id: str,
-        channel: str | None = None,
-        channel_id: str | None = None,
-        user: str,
-        now: datetime | None = None,
-        history: list[BaseMessage] | None = None,
-    ) -> AgentReply:
+    def ask(self, question: str, **options: Unpack[TurnOptions]) -> AgentReply:
         """Answers one question in a worker process."""
-        kwargs = {
-            "thread_id": thread_id,
-            "channel": channel,
-            "channel_id": channel_id,
-            "user": user,
-            "now": now,
-            "history": history,
-        }
-        return self._pool.submit(_ask, question, kwargs).result()
+        return self._pool.submit(_ask, question, options).result()
 
     def resume(
         self, thread_id: str, *, confirmed: bool, user: str, now: datetime | None = None
