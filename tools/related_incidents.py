@@ -70,6 +70,7 @@ def related_incidents(
         focus: Incident | None = None
         if incident or (not query and state_value(runtime, "focus_incident") is not None):
             focus = resolve_incident(db_session, incident, runtime)
+        whole_incident = not (query or "").strip()
         text = (query or "").strip() or (incident_document(focus) if focus else "")
         if not text:
             raise InvalidInput("Related to what? Name an incident or describe what to look for.")
@@ -81,6 +82,7 @@ def related_incidents(
             criteria=criteria,
             limit=limit,
             exclude_ids=frozenset({focus.id}) if focus else frozenset(),
+            whole_incident=whole_incident,
         )
         found = {
             i.id: i

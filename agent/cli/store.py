@@ -20,7 +20,6 @@ from agent.importers import RECORD_SCHEMA
 
 if TYPE_CHECKING:
     from rich.progress import Progress
-    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
     from agent.incidents.models import Incident
@@ -468,7 +467,8 @@ def demo(
     ] = True,
 ) -> None:
     """Build the demo organisation into the data folder, then answer the sample questions."""
-    from agent.demo.build import DEMO_QUESTIONS, build_demo  # noqa: PLC0415
+    from agent.demo.build import DEMO_CHANNEL_QUESTIONS, DEMO_QUESTIONS, build_demo  # noqa: PLC0415
+    from agent.incidents import service  # noqa: PLC0415
     from agent.incidents.exceptions import IncidentCopilotError  # noqa: PLC0415
     from agent.settings import get_settings  # noqa: PLC0415
 
@@ -496,34 +496,28 @@ def demo(
         soft_wrap=True,
     )
     if questions:
-        _ask_demo_questions(DEMO_QUESTIONS, now=clock, engine=store_engine(), index=index)
+        with store_session() as db_session:
+            [checkout] = report.special["active_checkout"]
+            channel = service.get_or_raise(db_session=db_session, incident_id=checkout).slack_channel_name
+        _ask_demo_questions(
+            [(None, q) for q in DEMO_QUESTIONS] + [(channel, q) for q in DEMO_CHANNEL_QUESTIONS], now=clock
+        )
 
 
-def _ask_demo_questions(
-    questions: tuple[str, ...], *, now: datetime, engine: Engine, index: IncidentIndex
-) -> None:
-    """Prints each question and the agent's answer, or, without the agent, what the store and search find."""
+def _ask_demo_questions(questions: list[tuple[str | None, str]], *, now: datetime) -> None:
+    """Prints each question (with the channel it is asked in) and the agent's answer."""
     from rich.markup import escape  # noqa: PLC0415
 
-    try:
-        from agent.context import Context  # noqa: PLC0415
-        from agent.runner import AgentRunner  # noqa: PLC0415
+    from agent.context import Context  # noqa: PLC0415
+    from agent.runner import AgentRunner  # noqa: PLC0415
 
-        runner = AgentRunner(Context(now=now, source="cli", operator=True))
-    except ImportError as error:
-        err_console.print(
-            f"[yellow]The agent is not available ({escape(str(error))}); answering from the store.[/yellow]",
-            soft_wrap=True,
-        )
-        runner = None
+    runner = AgentRunner(Context(now=now, source="cli", operator=True))
     failed = 0
-    for number, question in enumerate(questions, start=1):
-        console.print(f"\n[bold]> {escape(question)}[/bold]", soft_wrap=True)
+    for number, (channel, question) in enumerate(questions, start=1):
+        where = f"[dim]#{escape(channel)}[/dim] " if channel else ""
+        console.print(f"\n{where}[bold]> {escape(question)}[/bold]", soft_wrap=True)
         try:
-            if runner is not None:
-                answer = runner.ask(question, thread_id=f"demo-{number}", user="demo").answer
-            else:
-                answer = _answer_from_store(question, now=now, engine=engine, index=index)
+            answer = runner.ask(question, thread_id=f"demo-{number}", channel=channel, user="demo").answer
         except Exception as error:  # noqa: BLE001 - one failed answer must not hide the others
             failed += 1
             err_console.print(
@@ -533,31 +527,6 @@ def _ask_demo_questions(
         console.print(answer, markup=False, highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
-
-
-def _answer_from_store(question: str, *, now: datetime, engine: Engine, index: IncidentIndex) -> str:
-    """Returns what the service layer and hybrid search say about a question, without a model."""
-    from agent.db import session_scope  # noqa: PLC0415
-    from agent.incidents import service  # noqa: PLC0415
-    from agent.normalize import find_incident_refs, parse_time_window  # noqa: PLC0415
-    from agent.search.hybrid import search_incidents  # noqa: PLC0415
-
-    with session_scope(engine) as db_session:
-        refs = find_incident_refs(question)
-        if refs:
-            incident = service.get_or_raise(db_session=db_session, incident_id=refs[0])
-            return (
-                f"{incident.public_id} ({incident.severity}, {incident.status}): {incident.title}\n"
-                f"Root cause: {incident.root_cause or NOT_KNOWN}\nRemediation: {incident.remediation or NOT_KNOWN}"
-            )
-        window = parse_time_window(question, now)
-        criteria = service.IncidentFilter(
-            since=window.since if window else None, until=window.until if window else None
-        )
-        hits = search_incidents(db_session, index, query=question, criteria=criteria, limit=5)
-        found = service.get_many(db_session=db_session, incident_ids=[hit.incident_id for hit in hits])
-        lines = [f"- {i.public_id} ({i.severity}, {i.status}): {i.title}" for i in found]
-        return "\n".join(["Incidents matching the question:", *lines]) if lines else "No incident matches."
 
 
 # --- audit log ---------------------------------------------------------------------------------------

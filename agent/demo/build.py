@@ -25,7 +25,7 @@ from agent.postmortems.service import ensure_builtin_templates
 if TYPE_CHECKING:
     from agent.search.index import IncidentIndex, SyncReport
 
-__all__ = ["DEMO_ACTOR", "DEMO_QUESTIONS", "DemoReport", "build_demo"]
+__all__ = ["DEMO_ACTOR", "DEMO_CHANNEL_QUESTIONS", "DEMO_QUESTIONS", "DemoReport", "build_demo"]
 
 DEMO_ACTOR = "demo"
 """Who the audit log says loaded the demo organisation."""
@@ -41,6 +41,13 @@ DEMO_QUESTIONS: tuple[str, ...] = (
 )
 """The questions over the incident history that the source document shows, in its order; `incident-
 copilot demo` asks them, and the demo organisation is generated so each has a definite answer."""
+
+DEMO_CHANNEL_QUESTIONS: tuple[str, ...] = (
+    "Are there any related incidents?",
+    "Give me a summary of this incident",
+)
+"""The source document's questions asked from inside an incident channel; `incident-copilot demo` asks
+them in the channel of the active checkout incident."""
 
 
 @dataclass

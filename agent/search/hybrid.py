@@ -71,6 +71,7 @@ def search_incidents(
     limit: int = 10,
     exclude_ids: Iterable[int] = (),
     min_similarity: float = SIMILARITY_FLOOR,
+    whole_incident: bool = False,
 ) -> list[SearchHit]:
     """Returns the incidents matching `query` in meaning or in exact words, best first, within `criteria`.
 
@@ -85,6 +86,9 @@ def search_incidents(
         exclude_ids: Incidents never to return, such as the one in focus; their services count as "same
             service" in the reasons.
         min_similarity: The similarity floor for semantic matches.
+        whole_incident: The query is another incident's text ("related to this incident"). Its numbers
+            and dates ("40%", "2026-11-27") are not search terms, and a keyword hit counts only beside a
+            semantic match, since a long text shares some word with almost anything.
     """
     if not query.strip():
         raise InvalidInput("Tell me what to search for.")
@@ -96,16 +100,22 @@ def search_incidents(
     restricted = _is_restricted(criteria)
     semantic = _semantic(db_session, index, query, criteria, max(limit * 2, 20), min_similarity)
     similar = dict(semantic)
+    keyword_query = (
+        " ".join(word for word in query.split() if any(c.isalpha() for c in word))
+        if whole_incident
+        else query
+    )
     keyword = [
         hit
         for hit in keyword_search(
             db_session,
-            query,
+            keyword_query,
             limit=max(limit * 4, 20),
             include_private=criteria.include_private,
             criteria=criteria if restricted else None,
         )
-        if hit.incident_id not in excluded and _admitted(hit, similar)
+        if hit.incident_id not in excluded
+        and (hit.incident_id in similar if whole_incident else _admitted(hit, similar))
     ]
 
     fused: dict[int, float] = {}

@@ -155,3 +155,16 @@ def test_search_never_serves_a_stale_index(
 def test_empty_query_is_refused(db_session: Session, index: IncidentIndex) -> None:
     with pytest.raises(InvalidInput):
         search(db_session, index, "   ")
+
+
+def test_a_whole_incident_text_matches_by_meaning_not_by_shared_numbers(
+    db_session: Session, index: IncidentIndex, numbers: dict[str, int]
+) -> None:
+    # An exact-looking code alone admits a keyword-only hit for a typed query...
+    typed = search(db_session, index, "office move 2026-11-27 ERR_PAYMENT_DECLINED_4012")
+    assert numbers["declined"] in [hit.incident_id for hit in typed]
+    # ...but another incident's text shares numbers and dates with many incidents: those mean nothing.
+    focus_text = "Office move planned for 2026-11-27 affecting 40 desks ERR_PAYMENT_DECLINED_4012"
+    related = search(db_session, index, focus_text, whole_incident=True)
+    assert all(hit.similarity is not None for hit in related)
+    assert all("2026-11-27" not in hit.matched_terms for hit in related)
