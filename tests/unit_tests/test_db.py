@@ -22,7 +22,9 @@ def test_migrations_go_down_and_up_again(engine: Engine) -> None:
     assert "incidents" not in inspect(engine).get_table_names()
     upgrade(engine)
     assert is_up_to_date(engine)
-    assert {"incidents", "timeline_entries", "audit_log", "postmortems"} <= set(inspect(engine).get_table_names())
+    assert {"incidents", "timeline_entries", "audit_log", "postmortems"} <= set(
+        inspect(engine).get_table_names()
+    )
 
 
 def test_engine_for_migrates_a_new_store_once(tmp_path: Path) -> None:

@@ -150,7 +150,9 @@ def test_query_counts_come_from_the_database(db_session: Session, now: datetime)
         statuses=frozenset({Status.resolved}), since=now - timedelta(days=2), until=now, by_resolution=True
     )
     # C was declared three days ago but resolved yesterday, inside the two-day window.
-    assert [i.title for i in service.query(db_session=db_session, criteria=resolved_in_week).incidents] == ["C"]
+    assert [i.title for i in service.query(db_session=db_session, criteria=resolved_in_week).incidents] == [
+        "C"
+    ]
     payments = service.query(db_session=db_session, criteria=service.IncidentFilter(services=("payments",)))
     assert [i.title for i in payments.incidents] == ["A", "C"]
 
