@@ -57,7 +57,7 @@ from agent.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
-DOC_VERSION = 1
+DOC_VERSION = 2
 """Version of the document format; bumping it makes the next refresh rewrite every document."""
 
 TIMELINE_DIGEST_CHARS = 1500
@@ -124,7 +124,8 @@ def timeline_digest(entries: Iterable[TimelineEntry], *, max_chars: int = TIMELI
 
 def incident_document(incident: Incident, timeline_digest: str) -> str:
     """Returns the text embedded for an incident; the most telling parts come first, since the model reads
-    only the first 256 tokens."""
+    only the first 128 tokens (`SEARCH_MAX_LENGTH`): what broke, where, for whom, why and what fixed it.
+    The summary, which mostly retells those, comes after them."""
     services = ", ".join(
         f"{s.name} ({s.display_name})" if s.display_name and s.display_name != s.name else s.name
         for s in sorted(incident.services, key=lambda s: s.name)
@@ -132,10 +133,10 @@ def incident_document(incident: Incident, timeline_digest: str) -> str:
     parts = [
         incident.title,
         f"Services: {services}" if services else "",
-        f"Summary: {incident.summary}" if incident.summary else "",
         f"Customer impact: {incident.customer_impact}" if incident.customer_impact else "",
         f"Root cause: {incident.root_cause}" if incident.root_cause else "",
         f"Remediation: {incident.remediation}" if incident.remediation else "",
+        f"Summary: {incident.summary}" if incident.summary else "",
         f"Timeline:\n{timeline_digest}" if timeline_digest else "",
     ]
     return "\n".join(part for part in parts if part)
