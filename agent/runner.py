@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Required, TypedDict
 
@@ -87,6 +87,10 @@ class AgentReply:
 
     pending: PendingConfirmation | None = None
     """The change waiting for confirmation, if any; answer it with `AgentRunner.resume`."""
+
+    tool_results: list[dict[str, Any]] = field(default_factory=list)
+    """Every tool result of the turn, in order, as `{"name", "result"}` (the parsed JSON), for front ends
+    that show more than the answer (Slack uploads a drafted postmortem as a file)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the CLI's `--json` object; `pending` only when a change waits."""
@@ -250,4 +254,16 @@ class AgentRunner:
             tool_calls=tool_calls,
             incidents=referenced_incidents(answer, turn),
             pending=pending,
+            tool_results=[
+                {"name": message.name, "result": _parsed(message.text)}
+                for message in turn
+                if isinstance(message, ToolMessage)
+            ],
         )
+
+
+def _parsed(content: str) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError:
+        return content

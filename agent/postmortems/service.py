@@ -341,6 +341,11 @@ def _template_key(name: str) -> str:
 # --- postmortems -----------------------------------------------------------------------------------
 
 
+def get(*, db_session: Session, postmortem_id: int) -> Postmortem | None:
+    """Returns the postmortem with that id, linked or not, or None."""
+    return db_session.get(Postmortem, postmortem_id)
+
+
 def get_linked(*, db_session: Session, incident_id: int) -> Postmortem | None:
     """Returns the incident's linked postmortem, or None."""
     return db_session.scalar(

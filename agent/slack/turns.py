@@ -17,6 +17,7 @@ from agent.db import session_scope
 from agent.incidents import service
 from agent.incidents.exceptions import IncidentCopilotError
 from agent.normalize import find_incident_refs
+from agent.postmortems import service as postmortems
 from agent.runner import AgentReply
 from agent.serialize import incident_brief
 from agent.slack.blocks import answer_blocks, confirmation_blocks, confirmation_text
@@ -24,6 +25,8 @@ from agent.slack.runtime import SlackRuntime
 
 logger = logging.getLogger(__name__)
 
+EXCERPT_CHARS = 600
+"""How much of a drafted postmortem the thread message quotes."""
 GENERIC_ERROR = "Sorry, something went wrong on my side while working on that; it has been logged."
 
 
@@ -130,7 +133,50 @@ def post_reply(
                 pending, thread_id=thread_id, who_may_confirm=runtime.who_may_confirm()
             ),
         )
-    else:
+    elif not post_postmortem_file(runtime, client, reply, channel_id=channel_id, thread_ts=thread_ts):
         client.chat_postMessage(
             channel=channel_id, thread_ts=thread_ts, unfurl_links=False, **answer_message(runtime, reply)
         )
+
+
+def post_postmortem_file(
+    runtime: SlackRuntime, client: WebClient, reply: AgentReply, *, channel_id: str, thread_ts: str | None
+) -> bool:
+    """Uploads a postmortem drafted in this turn as a Markdown file in the thread, with a short excerpt.
+
+    A whole draft is far longer than a Slack message can show; the file keeps it intact for people to
+    download and revise. Returns False when the turn drafted nothing (the answer is posted as usual).
+    """
+    drafted = [
+        r["result"]
+        for r in reply.tool_results
+        if r["name"] == "draft_postmortem"
+        and isinstance(r["result"], dict)
+        and "postmortem_id" in r["result"]
+    ]
+    if not drafted:
+        return False
+    with session_scope(runtime.engine) as session:
+        draft = postmortems.get(db_session=session, postmortem_id=int(drafted[-1]["postmortem_id"]))
+    if draft is None:
+        return False
+    public_id = str(drafted[-1]["incident"])
+    client.files_upload_v2(
+        channel=channel_id,
+        thread_ts=thread_ts,
+        content=draft.body,
+        filename=f"{public_id}-postmortem-draft.md",
+        title=f"Postmortem draft for {public_id}",
+        initial_comment=postmortem_excerpt(public_id, draft.body),
+    )
+    return True
+
+
+def postmortem_excerpt(public_id: str, markdown: str, *, limit: int = EXCERPT_CHARS) -> str:
+    """Returns the thread message beside an uploaded draft: what it is, and its opening lines."""
+    body = markdown.strip()
+    excerpt = body if len(body) <= limit else body[:limit].rsplit("\n", 1)[0] + "\n…"
+    return (
+        f"First-draft postmortem for {public_id} (AI-generated, needs human review; the full draft is in "
+        f"the attached file and linked to the incident):\n{excerpt}"
+    )

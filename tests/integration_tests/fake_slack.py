@@ -159,7 +159,9 @@ class FakeSlack:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                if self.headers.get("Content-Type", "").startswith("application/json"):
+                if self.path.startswith("/upload/"):
+                    params: dict[str, Any] = {"content": raw}
+                elif self.headers.get("Content-Type", "").startswith("application/json"):
                     params = json.loads(raw or "{}")
                 else:
                     params = dict(parse_qsl(raw))
@@ -170,6 +172,10 @@ class FakeSlack:
                 path = urlsplit(self.path).path
                 # A response_url (interactivity and slash commands) is recorded as the method "respond".
                 method = "respond" if path.startswith("/respond/") else path.removeprefix("/api/")
+                if path.startswith("/upload/"):
+                    # The file bytes themselves, posted to the URL files.getUploadURLExternal handed out.
+                    method = "upload"
+                    params["file_id"] = path.removeprefix("/upload/")
                 if method == "respond":
                     params["response_url"] = path
                 body = json.dumps(fake.handle(method, params)).encode()
@@ -221,6 +227,23 @@ class FakeSlack:
 
     def _respond(self, _params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
+
+    def _files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+        file_id = f"F{len(self.calls):08d}"
+        return {
+            "ok": True,
+            "upload_url": self.api_url.replace("/api/", f"/upload/{file_id}"),
+            "file_id": file_id,
+        }
+
+    def _upload(self, _params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    def _files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+        files = (
+            json.loads(params["files"]) if isinstance(params.get("files"), str) else params.get("files", [])
+        )
+        return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
 
     def _auth_test(self, _params: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -38,6 +38,7 @@ from agent.incidents.enums import ONGOING_STATUSES, EntrySource, Severity
 from agent.incidents.exceptions import IncidentNotFound
 from agent.incidents.models import ProcessedEvent, TimelineEntry
 from agent.incidents.service import SlackMessage
+from agent.postmortems import service as postmortems
 from agent.runner import AgentReply, PendingConfirmation
 from agent.settings import Settings
 from agent.slack.app import build_app, runtime_for
@@ -927,6 +928,33 @@ def test_end_to_end_a_confirmed_write_survives_a_restart_and_is_audited(
             {"severity": "SEV-1"},
             {"severity": "SEV-2"},
         )
+
+
+def test_end_to_end_a_drafted_postmortem_is_uploaded_as_a_file_in_the_thread(
+    fake: FakeSlack, demo: DemoStore, tmp_path: Path
+) -> None:
+    with session_scope(demo.engine) as session:
+        incident = service.get_or_raise(db_session=session, incident_id=123)
+        channel_id, channel_name, root_cause = (
+            incident.slack_channel_id,
+            incident.slack_channel_name,
+            incident.root_cause,
+        )
+    assert channel_id and channel_name and root_cause
+    fake.add_channel(channel_id, channel_name, members=[PRIYA])
+
+    with serving_demo(fake, demo, tmp_path) as slack:
+        mention = mention_event(channel_id, PRIYA, "Draft a postmortem for this incident", ts=fake.next_ts())
+        slack.send.event(mention)
+        (completed,) = fake.wait_for("files.completeUploadExternal", timeout=120)
+    (upload,) = fake.calls_to("upload")
+    with session_scope(demo.engine) as session:
+        draft = postmortems.get_linked_or_raise(db_session=session, incident_id=123)
+    # The whole stored draft is the file; the thread gets the excerpt, not a clipped copy of the draft.
+    assert upload["content"] == draft.body and root_cause in upload["content"]
+    assert (completed["channel_id"], completed["thread_ts"]) == (channel_id, mention["ts"])
+    assert completed["initial_comment"].startswith("First-draft postmortem for incident-123")
+    assert fake.calls_to("chat.postMessage") == []
 
 
 # --- the manifest ------------------------------------------------------------------------------------------
