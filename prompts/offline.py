@@ -49,17 +49,17 @@ __all__ = [
 INTENT_EXAMPLES: dict[str, tuple[str, ...]] = {
     # Counting and listing incidents by status, severity, service and time: `query_incidents`.
     "query_incidents": (
-        "How many incidents are currently ongoing?",
-        "how many open incidents rn?",
+        "count the incidents that are still going on",
+        "number of unresolved incidents at the moment?",
         "how many incidents are active right now",
         "what's on fire right now",
         "anything open at the moment?",
         "list the ongoing incidents",
-        "Show me all Sev-1 incidents that occurred in the past week",
-        "any sev1s this week?",
+        "list every severity 1 incident from the last seven days",
+        "were there sev2s over the last few days?",
         "were there any critical incidents yesterday",
-        "Were there any incidents in the past month that impacted the payments service?",
-        "did anything hit payments in the last 30 days?",
+        "which incidents affected the billing service during the last month",
+        "did anything break search in the past two weeks?",
         "which incidents affected checkout since Monday",
         "incidents that impacted the login service last week",
         "show me resolved incidents from this month",
@@ -72,7 +72,7 @@ INTENT_EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     # A symptom someone is seeing right now; is it a known incident? `related_incidents(query=...)`.
     "symptom_search": (
-        "A customer is unable to check out. Is there an incident?",
+        "users report they can't log in, is something going on?",
         "customers cant check out, is there an incident for that?",
         "users are getting 500 errors on login, is this a known issue?",
         "is checkout down?",
@@ -87,7 +87,7 @@ INTENT_EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     # Incidents that look like the one in focus: `related_incidents()`.
     "related_to_focus": (
-        "Are there any related incidents?",
+        "is this one connected to any other incidents?",
         "any related incidents?",
         "anything similar to this one?",
         "has this happened before?",
@@ -100,7 +100,7 @@ INTENT_EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     # Searching by a topic, usually with a time frame: `related_incidents(query=..., time_frame=...)`.
     "topic_search": (
-        "Find me incidents related to DDOS attacks from the past month",
+        "look for incidents about certificate expiry over the last quarter",
         "incidents about ddos attacks last month",
         "find incidents involving database failovers",
         "search for incidents about certificate expiry",
@@ -113,19 +113,19 @@ INTENT_EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     # The root cause of one incident: `get_incident`.
     "root_cause": (
-        "What was the root cause of incident-123?",
+        "what caused incident-42?",
         "what caused incident-123?",
         "whats the rca for inc-123",
         "root cause of #123?",
         "why did incident-123 happen?",
-        "what was its root cause?",
+        "why did that one happen?",
         "why did it happen?",
         "what broke in this incident?",
         "do we know the cause of this one?",
     ),
     # What the responders did: `get_incident`.
     "remediation": (
-        "What remediation actions did the responders take in incident-123?",
+        "how did the team fix incident-77?",
         "how was incident-123 fixed?",
         "what did they do to mitigate incident-123",
         "what actions were taken in inc 123",
@@ -136,7 +136,7 @@ INTENT_EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     # Anything else about one incident: `get_incident`.
     "incident_details": (
-        "tell me about incident-123",
+        "details of incident-88 please",
         "what is incident-123?",
         "details of inc-123",
         "what's the status of incident-123?",
@@ -154,7 +154,7 @@ INTENT_EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     # Opening a new incident: `declare`.
     "declare": (
-        "Declare an incident",
+        "we need to open an incident for this",
         "declare a sev2 for checkout errors",
         "open a new incident for payment failures",
         "we need to declare an incident, the login page is down",
@@ -166,7 +166,7 @@ INTENT_EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     # Changing the severity: `update_severity`.
     "update_severity": (
-        "Update this incident to SEV-3",
+        "lower the severity here to sev4",
         "change the severity to sev2",
         "bump this to sev1",
         "downgrade incident-123 to SEV-4",
@@ -177,7 +177,7 @@ INTENT_EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     # Changing the status: `set_status`.
     "set_status": (
-        "Mark this incident as stable",
+        "set this one to mitigated",
         "mark incident-123 as resolved",
         "set the status to stable",
         "we're mitigated, mark it stable",
@@ -189,7 +189,7 @@ INTENT_EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     # Catching up on one incident: `summarize_timeline`.
     "summary": (
-        "Give me a summary of this incident",
+        "catch me up on what has happened here",
         "summarize this incident",
         "can i get a recap?",
         "catch me up",
@@ -201,7 +201,7 @@ INTENT_EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     # A first draft of a postmortem: `draft_postmortem`.
     "postmortem": (
-        "draft a postmortem for incident-123",
+        "write up the postmortem draft for incident-61",
         "write the postmortem",
         "generate a postmortem draft for this incident",
         "can you start the post-mortem for inc-123",
@@ -233,7 +233,7 @@ INTENT_EXAMPLES: dict[str, tuple[str, ...]] = {
         "what's the weather like today?",
         "tell me a joke",
         "write me a poem about outages",
-        "delete all incidents",
+        "drop every incident from the database",
         "when will the next outage happen?",
         "predict which service will fail next",
         "what is the capital of France?",

@@ -184,3 +184,12 @@ def test_the_readme_documents_every_field() -> None:
     readme = (DATASET_PATH.parent / "README.md").read_text(encoding="utf-8")
     for name in (*Case.model_fields, "confirm", "ids_include", "ids_exact", "phrases_none", "no_writes"):
         assert f"`{name}`" in readme, name
+
+
+def test_no_eval_question_is_an_example_the_offline_model_was_given() -> None:
+    # A question copied into the classifier's examples matches itself and proves nothing about meaning.
+    from prompts.offline import INTENT_EXAMPLES
+
+    examples = {example.strip().lower() for group in INTENT_EXAMPLES.values() for example in group}
+    questions = {turn.question.strip().lower() for case in load_cases() for turn in case.turns}
+    assert examples & questions == set()
