@@ -51,9 +51,31 @@ def parse_severity(text: str | Severity) -> Severity:
     raise InvalidSeverity(f"'{text}' is not a severity; {SEVERITY_HELP}.")
 
 
+# "sev1 and 2", "sev 1/2", "sev1-3", "sev 1 to 3": one "sev" before several levels or a range.
+_SEVERITY_LIST_RE = re.compile(
+    r"\bsev(?:erity|s)?[\s\-_:]*([1-5])((?:\s*(?:,|/|&|\band\b|\bor\b|-|\bto\b|\bthrough\b)\s*[1-5]\b)+)",
+    re.IGNORECASE,
+)
+
+
+def _listed_severities(match: re.Match[str]) -> list[Severity]:
+    levels = [int(match.group(1))]
+    for separator, level in re.findall(
+        r"(,|/|&|and|or|-|to|through)\s*([1-5])", match.group(2), re.IGNORECASE
+    ):
+        if separator.lower() in {"-", "to", "through"}:
+            levels += list(range(levels[-1] + 1, int(level) + 1))
+        else:
+            levels.append(int(level))
+    return [Severity(f"SEV-{level}") for level in levels]
+
+
 def find_severities(text: str) -> list[Severity]:
     """Returns every severity mentioned in free text, in order of appearance, without repeats."""
-    found: list[Severity] = [Severity(f"SEV-{m.group(1)}") for m in _SEVERITY_IN_TEXT_RE.finditer(text)]
+    found: list[Severity] = []
+    for match in _SEVERITY_LIST_RE.finditer(text):
+        found += _listed_severities(match)
+    found += [Severity(f"SEV-{m.group(1)}") for m in _SEVERITY_IN_TEXT_RE.finditer(text)]
     if re.search(r"\bcritical\b", text, re.IGNORECASE):
         found.append(Severity.sev1)
     return list(dict.fromkeys(found))
@@ -79,6 +101,8 @@ def find_severity_filter(text: str) -> list[Severity]:
 _STATUS_WORDS: dict[str, Status] = {
     "active": Status.active,
     "investigating": Status.active,
+    "actively": Status.active,
+    "firing": Status.active,
     "reopen": Status.active,
     "reopened": Status.active,
     "stable": Status.stable,
@@ -120,11 +144,31 @@ def parse_status_filter(values: Iterable[str]) -> frozenset[Status]:
 # Words for a status filter in a question; "rn" and "currently" ask about what is going on now.
 _ONGOING_FILTER_RE = re.compile(
     r"\b(ongoing|open|unresolved|in progress|still going|current|currently|rn|right now|at the moment|atm|"
-    r"as we speak|now|on fire|burning|going on|happening)\b",
+    r"as we speak|now|on fire|burning|going on|happening|being worked on|worked on|in flight|live|"
+    r"fires? (?:are )?(?:we(?:'re| are)? )?fighting|firefighting|not (?:yet )?(?:resolved|closed|fixed))\b",
     re.IGNORECASE,
 )
 _NEGATIONS = frozenset(
-    {"not", "no", "never", "except", "excluding", "without", "besides", "than", "isn't", "aren't"}
+    {
+        "not",
+        "no",
+        "never",
+        "except",
+        "excluding",
+        "without",
+        "besides",
+        "than",
+        "isn't",
+        "aren't",
+        "nobody",
+        "noone",
+        "hasn",
+        "haven",
+        "wasn",
+        "weren",
+        "isn",
+        "aren",
+    }
 )
 _EXPLICIT_ONGOING_RE = re.compile(r"\b(ongoing|open|unresolved|in progress|still going)\b", re.IGNORECASE)
 _STATUS_FILTER_WORDS: dict[str, Status] = {
@@ -173,7 +217,11 @@ def find_status_filter(text: str) -> list[str]:
                 found.append("ongoing")
             elif close is not None:
                 status = _STATUS_FILTER_WORDS[close]
-        if status is not None and _NEGATIONS & set(words[max(0, index - 2) : index]):
+        # "not resolved", "nobody has closed", "closed yet?" (asked of what is still open).
+        negated = bool(_NEGATIONS & set(words[max(0, index - 2) : index])) or words[
+            index + 1 : index + 2
+        ] == ["yet"]
+        if status is not None and negated:
             # "resolved but not completed": a negated status is left out; "not yet resolved" is ongoing.
             status, found = None, [*found, "ongoing"] if status is Status.resolved else found
         if status is not None:
@@ -181,7 +229,9 @@ def find_status_filter(text: str) -> list[str]:
     named = [value for value in found if value != "ongoing"]
     if not named and (found or _ONGOING_FILTER_RE.search(text)):
         return ["ongoing"]
-    if named and ("ongoing" in found or _EXPLICIT_ONGOING_RE.search(text)):
+    closed = {Status.resolved.value, Status.completed.value}
+    if named and set(named) & closed and ("ongoing" in found or _EXPLICIT_ONGOING_RE.search(text)):
+        # "resolved or still open" adds the open ones; "stable but still open" is only stable.
         named.append("ongoing")
     return list(dict.fromkeys(named))
 
@@ -204,7 +254,9 @@ def find_status(text: str) -> Status | None:
 _REF_RE = re.compile(r"(?:\bincident[\s\-_#]*|\binc[\s\-_#]*|#)(\d{1,9})\b", re.IGNORECASE)
 _BARE_NUMBER_RE = re.compile(r"^\s*(\d{1,9})\s*$")
 THIS_INCIDENT_RE = re.compile(
-    r"\b(this|the current|current|our) (incident|one|channel)\b|\bthis\b(?=\s+to\b)", re.IGNORECASE
+    r"\b(this|the current|current|our) (incident|one|channel|outage|thing|issue)\b|\bthis\b(?=\s+to\b)"
+    r"|(?<![\w'])(in |over |on |for )?here\b(?!'s|\s+(is|are)\b)",
+    re.IGNORECASE,
 )
 
 
@@ -465,6 +517,9 @@ def parse_time_window(text: str, now: datetime) -> TimeWindow | None:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     lowered = text.lower()
+    calendar = _calendar_window(lowered, now)
+    if calendar is not None:
+        return calendar
     match = _LAST_N_RE.search(lowered) or _N_AGO_RE.search(lowered)
     if match:
         seconds = _number(match.group(1)) * _unit_seconds(match.group(2))
@@ -521,7 +576,67 @@ _MONTHS = [
 _IN_MONTH_RE = re.compile(
     rf"\b(?:in|during|from)\s+({'|'.join(_MONTHS)}|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b(?!\s+\d)"
 )
+_QUARTER_RE = re.compile(r"\b(?:in|during)\s+q([1-4])\b|\b(?:last|previous|prev)\s+quarter\b")
+_SINCE_ORDINAL_RE = re.compile(r"\bsince (?:the )?([1-9]|[12]\d|3[01])(?:st|nd|rd|th)\b(?!\s+of\b)")
+_MONTH_WORD_RE = re.compile(r"\b(?:in|during|from)\s+([a-z]{4,10})\b(?!\s+\d)")
+
+
+def _day_of_month(moment: datetime, day: int) -> datetime | None:
+    try:
+        return moment.replace(day=day)
+    except ValueError:
+        return None
+
+
+class _MonthMatch:
+    """A month name found despite a typo ("in ocotber"), shaped like the `re.Match` of `_IN_MONTH_RE`."""
+
+    def __init__(self, month: str, phrase: str) -> None:
+        self._month = month
+        self._phrase = phrase
+
+    def group(self, index: int = 0) -> str:
+        return self._phrase if index == 0 else self._month
+
+
+def _misspelt_month(lowered: str) -> _MonthMatch | None:
+    for match in _MONTH_WORD_RE.finditer(lowered):
+        close = difflib.get_close_matches(match.group(1), _MONTHS, n=1, cutoff=0.75)
+        if close:
+            return _MonthMatch(close[0], match.group(0))
+    return None
+
+
 _WEEKEND_RE = re.compile(r"\b(?:over|on|during|this|last|past)\s+(?:the\s+)?weekend\b")
+
+
+def _calendar_window(lowered: str, now: datetime) -> TimeWindow | None:
+    """Returns the window of calendar phrases read before the relative ones ("last quarter", "since the 3rd")."""
+    today = _start_of_day(now)
+    match = _QUARTER_RE.search(lowered)
+    if match:
+        quarter_start = today.replace(month=3 * ((now.month - 1) // 3) + 1, day=1)
+        if match.group(1):
+            # "in Q3": the most recent such quarter that has begun.
+            first_month = 3 * (int(match.group(1)) - 1) + 1
+            year = now.year if first_month <= now.month else now.year - 1
+            start = datetime(year, first_month, 1, tzinfo=UTC)
+        else:
+            # "last quarter": the calendar quarter before this one.
+            start = (quarter_start - timedelta(days=1)).replace(day=1)
+            start = start.replace(month=3 * ((start.month - 1) // 3) + 1)
+        end = datetime(start.year + (start.month + 2) // 12, (start.month + 2) % 12 + 1, 1, tzinfo=UTC)
+        return TimeWindow(start, min(now, end), match.group(0))
+    match = _SINCE_ORDINAL_RE.search(lowered)
+    if match:
+        # "since the 3rd": the most recent 3rd of a month, today included.
+        day = int(match.group(1))
+        candidate = _day_of_month(today, day)
+        if candidate is None or candidate > today:
+            candidate = _day_of_month(today.replace(day=1) - timedelta(days=1), day)
+        if candidate is not None:
+            return TimeWindow(candidate, now, match.group(0))
+    return None
 
 
 def _everyday_window(lowered: str, now: datetime) -> TimeWindow | None:
@@ -545,7 +660,7 @@ def _everyday_window(lowered: str, now: datetime) -> TimeWindow | None:
     if re.search(r"\bthis quarter\b", lowered):
         start = today.replace(month=3 * ((now.month - 1) // 3) + 1, day=1)
         return TimeWindow(start, now, "this quarter")
-    match = _IN_MONTH_RE.search(lowered)
+    match = _IN_MONTH_RE.search(lowered) or _misspelt_month(lowered)
     if match:
         month = next(i for i, name in enumerate(_MONTHS, start=1) if name.startswith(match.group(1)[:3]))
         # The most recent such month that has begun: "in December" asked in November means last year.

@@ -17,17 +17,13 @@ from agent.context import Context
 from agent.incidents.enums import Severity, Status
 from agent.incidents.exceptions import InvalidInput, InvalidSeverity, InvalidStatus, PermissionDenied
 from agent.incidents.models import Incident
+from agent.lexicon import DECLARE_REQUEST_PHRASES
 from agent.normalize import find_severities, parse_severity, parse_status
 
 WRITE_PERMISSIONS = ("channel_members", "responders", "anyone")
 WriteAction = Literal["declare", "update_severity", "set_status"]
 
-_DECLARE_RE = re.compile(
-    r"\bdeclare\b(?!d)"
-    r"|\b(open|start|raise|create|file|kick off|spin up|log)\b.{0,40}\b(incident|sev(erity)?[\s\-_]*[1-5])"
-    r"|\bnew incident\b|\bincident\b.{0,10}\bdeclare",
-    re.IGNORECASE,
-)
+_DECLARE_RE = re.compile(DECLARE_REQUEST_PHRASES, re.IGNORECASE)
 _WORD_RE = re.compile(r"[a-z]+")
 
 

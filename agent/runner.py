@@ -23,6 +23,7 @@ from langgraph.types import Command
 
 from agent.context import Context
 from agent.incidents.exceptions import InvalidInput
+from agent.interpretation import Interpretation, interpret
 from agent.normalize import find_incident_refs
 
 RECURSION_LIMIT = 16
@@ -88,9 +89,18 @@ class AgentReply:
     pending: PendingConfirmation | None = None
     """The change waiting for confirmation, if any; answer it with `AgentRunner.resume`."""
 
+    decided_by: str | None = None
+    """What decided the offline model's reading of the question (`rule:<name>`, `similarity`); None for
+    other models."""
+
     tool_results: list[dict[str, Any]] = field(default_factory=list)
     """Every tool result of the turn, in order, as `{"name", "result"}` (the parsed JSON), for front ends
     that show more than the answer (Slack uploads a drafted postmortem as a file)."""
+
+    @property
+    def interpretation(self) -> Interpretation:
+        """Returns how the question was read, from the turn's tool calls and results."""
+        return interpret(self.tool_calls, self.tool_results)
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the CLI's `--json` object; `pending` only when a change waits."""
@@ -98,6 +108,7 @@ class AgentReply:
             "answer": self.answer,
             "tool_calls": self.tool_calls,
             "incidents": self.incidents,
+            "interpretation": self.interpretation.model_dump() | {"line": self.interpretation.line()},
         }
         if self.pending is not None:
             result["pending"] = self.pending.to_dict()
@@ -249,8 +260,14 @@ class AgentRunner:
         else:
             answers = [m for m in turn if isinstance(m, AIMessage) and not m.tool_calls]
             answer = answers[-1].text if answers else ""
+        decided = [
+            m.response_metadata["decided_by"]
+            for m in turn
+            if isinstance(m, AIMessage) and "decided_by" in (m.response_metadata or {})
+        ]
         return AgentReply(
             answer=answer,
+            decided_by=decided[0] if decided else None,
             tool_calls=tool_calls,
             incidents=referenced_incidents(answer, turn),
             pending=pending,

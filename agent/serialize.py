@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from agent.incidents.enums import TimelineKind
@@ -23,6 +23,34 @@ def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def format_duration(delta: timedelta) -> str:
+    """Format a duration compactly: ``"45m"``, ``"2h 10m"``, ``"3d 4h"``.
+
+    Args:
+        delta: The duration; negative durations count as zero.
+
+    Returns:
+        The formatted duration (``"<1m"`` below a minute).
+    """
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    return f"{minutes}m" if minutes else "<1m"
+
+
+def duration_text(delta: timedelta) -> str:
+    """Returns a duration as people read it: "3h 49m", or "1d 3h (27h 5m)" past a day."""
+    compact = format_duration(delta)
+    if delta < timedelta(days=1):
+        return compact
+    hours, minutes = divmod(int(delta.total_seconds() // 60), 60)
+    return f"{compact} ({hours}h {minutes}m)"
 
 
 def incident_brief(incident: Incident) -> dict[str, Any]:
@@ -74,6 +102,10 @@ def incident_detail(
         "root_cause": incident.root_cause,
         "remediation": incident.remediation,
         "channel": incident.slack_channel_name,
+        # Computed here from the stored times, so no model ever does the arithmetic.
+        "duration": duration_text(incident.resolved_at - incident.declared_at)
+        if incident.resolved_at
+        else None,
         "message_count": message_count,
         "timeline_excerpt": timeline_excerpt(timeline),
     }

@@ -25,8 +25,18 @@ from sqlalchemy import Connection, and_, func, or_, select, true
 
 from agent.incidents.models import Incident, Service, TimelineEntry, incident_services
 
-DATASET_PATH = Path(__file__).parent / "datasets" / "incident_questions.jsonl"
-"""The committed suite."""
+DATASETS_DIR = Path(__file__).parent / "datasets"
+"""`dev/` (tests, examples and fixes may use it) and `heldout/` (nothing may: written blind, scored only)."""
+
+SPLITS = ("dev", "heldout")
+"""The two parts of the evaluation data."""
+
+ORGANISATIONS = ("demo", "public")
+"""The stores a case can run over: the generated demo organisation, and real public incidents
+(`evals/orgs/public/incidents.jsonl`). A dataset file's name starts with its organisation."""
+
+DATASET_PATH = DATASETS_DIR / "dev" / "demo.jsonl"
+"""The dev cases over the demo organisation: the suite the unit tests read."""
 
 EVAL_NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 """The frozen clock of every case; the demo organisation is generated around it."""
@@ -250,6 +260,43 @@ def load_cases(path: Path = DATASET_PATH) -> list[Case]:
         seen.add(case.id)
         cases.append(case)
     return cases
+
+
+def organisation_of(path: Path) -> str:
+    """Returns the organisation a dataset file is about, from its name (`demo-a.jsonl` -> demo).
+
+    Raises:
+        DatasetError: for a name that starts with no known organisation.
+    """
+    organisation = path.stem.split("-", 1)[0]
+    if organisation not in ORGANISATIONS:
+        raise DatasetError(f"{path.name}: a dataset's name starts with one of {', '.join(ORGANISATIONS)}")
+    return organisation
+
+
+def dataset_files(split: str, organisation: str | None = None) -> list[Path]:
+    """Returns the dataset files of a split (`dev` or `heldout`), of one organisation or of all."""
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split '{split}'; use one of {', '.join(SPLITS)}")
+    files = sorted((DATASETS_DIR / split).glob("*.jsonl"))
+    return [path for path in files if organisation is None or organisation_of(path) == organisation]
+
+
+def load_split(split: str, organisation: str | None = None) -> dict[str, list[Case]]:
+    """Returns the cases of a split by organisation, each file's cases in file order.
+
+    Raises:
+        DatasetError: for an invalid case, or an id repeated anywhere in the split.
+    """
+    by_organisation: dict[str, list[Case]] = {}
+    seen: set[str] = set()
+    for path in dataset_files(split, organisation):
+        for case in load_cases(path):
+            if case.id in seen:
+                raise DatasetError(f"{path.name}: case id '{case.id}' is repeated in the {split} split")
+            seen.add(case.id)
+            by_organisation.setdefault(organisation_of(path), []).append(case)
+    return by_organisation
 
 
 def select_cases(cases: Sequence[Case], *, ids: Iterable[str] = (), tags: Iterable[str] = ()) -> list[Case]:

@@ -56,6 +56,7 @@ from evals.scoring import (
     check_facts,
     check_state,
     check_tools,
+    is_false_zero,
     summarize,
 )
 
@@ -315,6 +316,8 @@ class SuiteRun:
     duration_s: float
     threshold: float
     results: list[CaseResult]
+    organisation: str = "demo"
+    split: str = "dev"
     summary: Summary = field(init=False)
 
     def __post_init__(self) -> None:
@@ -323,8 +326,13 @@ class SuiteRun:
 
     @property
     def passed(self) -> bool:
-        """Returns whether the run meets the threshold with no unwanted write at all."""
-        return self.summary.overall.score >= self.threshold and self.summary.unwanted_writes == 0
+        """Returns whether the run meets the threshold with no unwanted write and no false "none"."""
+        summary = self.summary
+        return (
+            summary.overall.score >= self.threshold
+            and summary.unwanted_writes == 0
+            and summary.false_zeros == 0
+        )
 
     def slowest(self, count: int = 5) -> list[CaseResult]:
         """Returns the cases that took the agent longest."""
@@ -339,6 +347,8 @@ class SuiteRun:
             "started_at": self.started_at,
             "duration_s": round(self.duration_s, 2),
             "threshold": self.threshold,
+            "organisation": self.organisation,
+            "split": self.split,
             "passed": self.passed,
             "summary": {
                 "cases": summary.overall.cases,
@@ -346,6 +356,9 @@ class SuiteRun:
                 "score": round(summary.overall.score, 4),
                 "checks": summary.overall.checks,
                 "unwanted_writes": summary.unwanted_writes,
+                "false_zeros": summary.false_zeros,
+                "decided_by": summary.decided_by,
+                "rules": summary.rules,
                 "latency_p50_s": round(summary.latency_p50_s, 3),
                 "latency_p95_s": round(summary.latency_p95_s, 3),
                 "model_calls": summary.model_calls,
@@ -372,7 +385,10 @@ class SuiteRun:
                     "latency_s": round(r.latency_s, 3),
                     "model_calls": r.model_calls,
                     "input_tokens": r.input_tokens,
-                    "turns": [asdict(turn) | {"latency_s": round(turn.latency_s, 3)} for turn in r.turns],
+                    # A held-out question read while fixing is spent: the report keeps no text of it.
+                    "turns": []
+                    if self.split == "heldout"
+                    else [asdict(turn) | {"latency_s": round(turn.latency_s, 3)} for turn in r.turns],
                 }
                 for r in self.results
             ],
@@ -423,6 +439,7 @@ def _run_turns(case: Case, runner: Any) -> tuple[list[TurnRecord], list[str], di
                 latency_s=latency,
                 model_calls=meter.calls,
                 input_tokens=meter.input_tokens,
+                decided_by=reply.decided_by,
             )
         )
         label = f"turn {index + 1}: " if len(case.turns) > 1 else ""
@@ -506,6 +523,9 @@ def run_case(case: Case, *, case_dir: Path, baseline: Baseline, options: RunOpti
     checks["state"] = not state_failures and not unwanted
     failures += [f"state: {failure}" for failure in state_failures]
     failures += [f"unwanted write: {write}" for write in unwanted]
+    false_zero = is_false_zero(records[-1].answer, case.turn_expectations(len(case.turns) - 1)[1])
+    if false_zero:
+        failures.append('false zero: the answer says "none" where incidents are expected')
     return CaseResult(
         id=case.id,
         tags=list(case.tags),
@@ -513,6 +533,7 @@ def run_case(case: Case, *, case_dir: Path, baseline: Baseline, options: RunOpti
         failures=failures,
         unwanted_writes=unwanted,
         turns=records,
+        false_zero=false_zero,
     )
 
 
@@ -570,6 +591,8 @@ def run_suite(
     options: RunOptions,
     started_at: str,
     progress: Callable[[CaseResult], None] | None = None,
+    organisation: str = "demo",
+    split: str = "dev",
 ) -> SuiteRun:
     """Returns the run of `cases`, each on its own copy of the demo store in `demo_dir`.
 
@@ -600,6 +623,8 @@ def run_suite(
         duration_s=time.perf_counter() - started,
         threshold=options.threshold,
         results=results,
+        organisation=organisation,
+        split=split,
     )
 
 
@@ -615,18 +640,18 @@ def markdown_report(run: SuiteRun) -> str:
     summary = run.summary
     overall = summary.overall
     lines = [
-        f"# Evaluation run: {run.model} ({run.mode})",
+        f"# Evaluation run: {run.model} ({run.mode}), {run.split} cases over the {run.organisation} organisation",
         "",
         f"Started {run.started_at}; {overall.cases} cases in {run.duration_s:.1f} s; threshold {_pct(run.threshold)}; "
         f"**{'PASSED' if run.passed else 'FAILED'}**.",
         "",
-        "| score | passed | tools | args | facts | state | unwanted writes | p50 | p95 | model calls | input tokens |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| score | passed | tools | args | facts | state | unwanted writes | false zeros | p50 | p95 | model calls | input tokens |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         f"| {_pct(overall.score)} | {overall.passed}/{overall.cases} | "
         + " | ".join(
             f"{overall.checks[name]}/{overall.cases}" for name in ("tools", "args", "facts", "state")
         )
-        + f" | {summary.unwanted_writes} | {summary.latency_p50_s:.2f} s | {summary.latency_p95_s:.2f} s"
+        + f" | {summary.unwanted_writes} | {summary.false_zeros} | {summary.latency_p50_s:.2f} s | {summary.latency_p95_s:.2f} s"
         f" | {summary.model_calls} | {summary.input_tokens} |",
         "",
         "## Per tag",
@@ -639,6 +664,10 @@ def markdown_report(run: SuiteRun) -> str:
             f"{tally.checks[name]}/{tally.cases}" for name in ("tools", "args", "facts", "state")
         )
         lines.append(f"| {tag} | {_pct(tally.score)} | {tally.passed}/{tally.cases} | {checks} |")
+    if summary.decided_by:
+        lines += ["", "## What decided the intent (offline model, turns)", ""]
+        lines += [f"- {way}: {count}" for way, count in sorted(summary.decided_by.items())]
+        lines += [f"  - {rule}: {count}" for rule, count in summary.rules.items()]
     lines += [
         "",
         "## Slowest cases",
@@ -649,6 +678,10 @@ def markdown_report(run: SuiteRun) -> str:
     lines += [f"| {r.id} | {r.latency_s:.2f} s | {r.model_calls} | {r.input_tokens} |" for r in run.slowest()]
     failed = [result for result in run.results if not result.passed]
     lines += ["", f"## Failing cases ({len(failed)})", ""]
+    if run.split == "heldout":
+        # Reading a held-out question while fixing spends it; the report names failures, never their text.
+        lines += [f"- {result.id} ({', '.join(result.tags)})" for result in failed]
+        return "\n".join(lines).rstrip() + "\n"
     for result in failed:
         lines.append(f"### {result.id} ({', '.join(result.tags)})")
         lines.append("")
@@ -666,7 +699,7 @@ def write_reports(run: SuiteRun, report_dir: Path) -> tuple[Path, Path]:
     """Returns the Markdown and JSON reports written for a run into `report_dir`."""
     report_dir.mkdir(parents=True, exist_ok=True)
     stamp = "".join(ch for ch in run.started_at if ch.isalnum())[:15]
-    stem = report_dir / f"eval-{model_slug(run.model)}-{run.mode}-{stamp}"
+    stem = report_dir / f"eval-{run.split}-{run.organisation}-{model_slug(run.model)}-{run.mode}-{stamp}"
     markdown = stem.with_suffix(".md")
     data = stem.with_suffix(".json")
     markdown.write_text(markdown_report(run), encoding="utf-8")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -230,6 +231,27 @@ def stated_numbers(answer: str) -> set[int]:
     return numbers
 
 
+_NONE_RE = re.compile(
+    r"\b(no|none|nothing|zero|0|not find|found no|couldn'?t find|could not find|didn'?t find|no match\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def expects_some(facts: Facts | None) -> bool:
+    """Returns whether the expected answer names at least one incident or a count above zero."""
+    if facts is None:
+        return False
+    return bool(facts.ids_include or facts.ids_any or facts.ids_exact or (facts.count or 0) > 0)
+
+
+def is_false_zero(answer: str, facts: Facts | None) -> bool:
+    """Returns whether an answer says "none" (and names no incident) where incidents are expected.
+
+    The worst answer there is: a confident "there are none" makes people stop trusting the bot.
+    """
+    return expects_some(facts) and not mentioned_ids(answer) and bool(_NONE_RE.search(answer))
+
+
 def check_facts(answer: str, facts: Facts) -> list[str]:
     """Returns what the answer gets wrong against the expected facts (empty when it states them all)."""
     failures: list[str] = []
@@ -356,6 +378,8 @@ class TurnRecord:
     latency_s: float
     model_calls: int
     input_tokens: int
+    decided_by: str | None = None
+    """What decided the offline model's intent (`rule:<name>`, `similarity`)."""
 
 
 @dataclass
@@ -369,6 +393,8 @@ class CaseResult:
     unwanted_writes: list[str]
     turns: list[TurnRecord]
     error: str | None = None
+    false_zero: bool = False
+    """The last answer said "none" where the case expects incidents (`is_false_zero`)."""
 
     @property
     def passed(self) -> bool:
@@ -419,10 +445,14 @@ class Summary:
     overall: Tally
     per_tag: dict[str, Tally]
     unwanted_writes: int
+    false_zeros: int
     latency_p50_s: float
     latency_p95_s: float
     model_calls: int
     input_tokens: int
+    decided_by: dict[str, int] = field(default_factory=dict)
+    """Turns per way the intent was decided: `similarity`, or `rule` (named rules in `rules`)."""
+    rules: dict[str, int] = field(default_factory=dict)
 
 
 def summarize(results: Sequence[CaseResult]) -> Summary:
@@ -439,8 +469,17 @@ def summarize(results: Sequence[CaseResult]) -> Summary:
         overall=overall,
         per_tag=dict(sorted(per_tag.items())),
         unwanted_writes=sum(len(result.unwanted_writes) for result in results),
+        false_zeros=sum(result.false_zero for result in results),
         latency_p50_s=statistics.median(latencies),
         latency_p95_s=latencies[p95_index],
         model_calls=sum(result.model_calls for result in results),
         input_tokens=sum(result.input_tokens for result in results),
+        decided_by=dict(
+            Counter(t.decided_by.split(":")[0] for r in results for t in r.turns if t.decided_by)
+        ),
+        rules=dict(
+            Counter(
+                t.decided_by for r in results for t in r.turns if t.decided_by and ":" in t.decided_by
+            ).most_common()
+        ),
     )

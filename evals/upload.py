@@ -46,7 +46,7 @@ def sync_dataset(client: Any, cases: Sequence[Case], *, dataset_name: str = DATA
     else:
         dataset = client.create_dataset(
             dataset_name,
-            description="Incident Copilot evaluation suite (evals/datasets/incident_questions.jsonl).",
+            description="Incident Copilot evaluation suite (evals/datasets/).",
         )
     existing = {
         (example.metadata or {}).get("case_id"): example

@@ -1,15 +1,19 @@
 """What the offline model knows how to say: example questions per intent, and its answer phrasings.
 
 The offline model (:mod:`agent.offline`) needs no LLM. It recognises a question by its similarity to the
-example questions below (embedded once per process with the local MiniLM model) together with rules, and
-writes its answers from tool results with the phrasings below. Keep the examples short, varied and
-realistic: they are the offline model's "training set". Adding a paraphrase here is how a missed
-question is taught.
+example questions below and in `intent_examples.jsonl` (embedded once per process with the local MiniLM
+model, entities masked) together with rules for unambiguous cues, and writes its answers from tool results
+with the phrasings below. The examples are the classifier's "training set": never add an evaluation
+question, or the phrasing of a failing one, to them (a test enforces it for held-out questions); fix a
+miss by improving a stage instead.
 
 Answer templates are ``str.format`` strings; their placeholders are named in each constant's comment.
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 __all__ = [
     "ANSWER_APPLIED_DECLARE",
@@ -43,8 +47,25 @@ __all__ = [
     "ANSWER_THANKS",
     "ANSWER_UNREADABLE_RESULT",
     "DEFAULT_DECLARE_TITLE_CHANNEL",
+    "INTENT_BANK_PATH",
     "INTENT_EXAMPLES",
+    "intent_bank",
 ]
+
+INTENT_BANK_PATH = Path(__file__).parent / "intent_examples.jsonl"
+"""Several hundred varied example questions, one `{"intent", "text"}` per line, written for the intent
+classifier by someone who saw neither the code nor the evaluation questions."""
+
+
+def intent_bank() -> dict[str, tuple[str, ...]]:
+    """Returns the example questions of every intent: `INTENT_EXAMPLES` and the bank file together."""
+    bank: dict[str, list[str]] = {name: list(texts) for name, texts in INTENT_EXAMPLES.items()}
+    for line in INTENT_BANK_PATH.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            example = json.loads(line)
+            bank.setdefault(example["intent"], []).append(example["text"])
+    return {name: tuple(texts) for name, texts in bank.items()}
+
 
 INTENT_EXAMPLES: dict[str, tuple[str, ...]] = {
     # Counting and listing incidents by status, severity, service and time: `query_incidents`.
@@ -293,6 +314,8 @@ ANSWER_COUNT = "There {verb} {total} {filters_before}{noun}{filters_after}{break
 ANSWER_NO_MATCHES = "There {verb} no {filters_before}incidents{filters_after}."
 ANSWER_LIST_HEADER = "{total} {filters_before}{noun}{filters_after}{breakdown}:"
 ANSWER_SHOWN_OF_TOTAL = "Showing the newest {shown} of {total}."
+ANSWER_RELAXED_TEXT = 'No incident mentions "{text}", so I left that word out.'
+"""Opens a count or list answered without a text filter that matched nothing (never a false zero)."""
 # Searches from `related_incidents`. {query}: what was searched; the incident compared with is not named,
 # since it is not among the results;
 # {where}: the window ("active in the past 2 hours", "in the past month").
@@ -301,6 +324,8 @@ ANSWER_NO_SEARCH_MATCH = 'I found no incidents matching "{query}" ({where}).'
 ANSWER_SUGGEST_DECLARE = 'If this is a new problem, you can say "Declare an incident".'
 ANSWER_RELATED_HEADER = "Related incidents ({where}):"
 ANSWER_NO_RELATED = "I found no related incidents ({where})."
+ANSWER_WIDENED = "Nothing {window} matches, so I searched the whole history."
+"""Opens a search answered from all history after the 2-hour window of active incidents was empty."""
 ANSWER_BEST_MATCH = "Best match: {incident}."
 """Opens an answer about the best search match; {incident}: a formatted incident line."""
 # One incident from `get_incident`: {id}, {title}, {text}.
@@ -308,6 +333,18 @@ ANSWER_ROOT_CAUSE = "The root cause of {id} ({title}): {text}"
 ANSWER_ROOT_CAUSE_UNKNOWN = "The root cause of {id} is not known (none was recorded)."
 ANSWER_REMEDIATION = "Remediation in {id} ({title}): {text}"
 ANSWER_REMEDIATION_UNKNOWN = "No remediation actions were recorded for {id}."
+# One attribute of an incident from `get_incident` ({declared}, {resolved}: formatted times).
+ANSWER_DURATION = "{id} lasted {duration}: declared {declared}, resolved {resolved}."
+ANSWER_STILL_OPEN = "{id} is still {status}: declared {declared}, not resolved yet."
+ANSWER_COMMANDER = "The incident commander of {id} is {name}."
+ANSWER_NO_COMMANDER = "No incident commander is recorded for {id}."
+ANSWER_RESPONDERS = "Involved in {id}: {names}."
+ANSWER_DECLARED = "{id} was declared {declared}."
+ANSWER_RESOLVED_AT = "{id} was resolved {resolved}."
+ANSWER_SERVICES = "Services affected by {id}: {services}."
+ANSWER_IMPACT = "Customer impact of {id}: {text}"
+ANSWER_NO_IMPACT = "No customer impact is recorded for {id}."
+ANSWER_CHANNEL = "The Slack channel of {id} is {channel}."
 # Writes: {incident} is a formatted incident line; {id}, {value}; {reason} from the tool.
 ANSWER_APPLIED_DECLARE = "Declared {incident}."
 ANSWER_APPLIED_SEVERITY = "{id} is now {value}."

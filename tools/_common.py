@@ -27,7 +27,7 @@ from agent.db import engine_for, session_scope
 from agent.incidents import service
 from agent.incidents.exceptions import IncidentCopilotError, InvalidInput, PermissionDenied
 from agent.incidents.models import Incident
-from agent.normalize import ServiceName, parse_incident_ref
+from agent.normalize import parse_incident_ref
 from agent.permissions import WriteAction, check_may_change, write_was_requested
 from agent.serialize import incident_brief
 
@@ -108,14 +108,6 @@ def drafting_model(context: Context) -> BaseChatModel | None:
 
     # An injected chat model (tests, evals) drives the conversation only; the prose is then extracted.
     return None if context.chat_model is not None else load_drafting_model(context.model)
-
-
-def service_vocabulary(db_session: Session) -> list[ServiceName]:
-    """Returns the store's services with their aliases, for `agent.normalize`."""
-    return [
-        ServiceName(name=s.name, aliases=tuple(s.aliases or ()), display_name=s.display_name)
-        for s in service.list_services(db_session=db_session)
-    ]
 
 
 def resolve_incident(db_session: Session, reference: str | None, runtime: ToolRuntime) -> Incident:

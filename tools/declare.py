@@ -15,7 +15,6 @@ from tools._common import (
     confirmed_write,
     context_of,
     require_request,
-    service_vocabulary,
     state_value,
     store_session,
 )
@@ -55,7 +54,7 @@ def declare(
     level = parse_severity(severity)
     require_request(runtime, "declare", wording="declare an incident")
     with store_session(context) as db_session:
-        vocabulary = service_vocabulary(db_session)
+        vocabulary = service.service_vocabulary(db_session=db_session)
         names = list(dict.fromkeys(resolve_service(name, vocabulary) for name in services or ()))
     impact = customer_impact.strip() if customer_impact and customer_impact.strip() else None
     listed = f" on {', '.join(names)}" if names else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from langgraph.prebuilt import ToolRuntime
@@ -11,7 +12,7 @@ from agent.incidents import service
 from agent.incidents.enums import RESOLVED_STATUSES, Severity, Status
 from agent.normalize import parse_severity, parse_status_filter, parse_window_argument, resolve_service
 from agent.serialize import incident_brief, iso
-from tools._common import agent_tool, context_of, service_vocabulary, store_session, tool_reply
+from tools._common import agent_tool, context_of, store_session, tool_reply
 
 
 class QueryIncidentsArgs(BaseModel):
@@ -50,7 +51,9 @@ def query_incidents(
         services: Service names or aliases.
         time_frame: Incidents declared in this window ("past week", "since Monday", "last 30 days", an
             ISO date); when status is only resolved/completed, incidents resolved in it.
-        text: A word or phrase that must appear in the title, summary, impact or root cause.
+        text: A word or phrase that must appear in the title, summary, impact or root cause. When no
+            incident matches the text but some match the other filters, those are returned instead,
+            with `relaxed: {"text", "matched": 0}`: say that nothing mentions the text.
         limit: Most incidents to list (counts are unaffected).
     """
     context = context_of(runtime)
@@ -59,7 +62,7 @@ def query_incidents(
     statuses = parse_status_filter(status) if status else None
     severities = frozenset(parse_severity(value) for value in severity) if severity else None
     with store_session(context) as db_session:
-        vocabulary = service_vocabulary(db_session)
+        vocabulary = service.service_vocabulary(db_session=db_session)
         service_names = tuple(dict.fromkeys(resolve_service(name, vocabulary) for name in services or ()))
         criteria = service.IncidentFilter(
             statuses=statuses,
@@ -72,6 +75,13 @@ def query_incidents(
             text=text.strip() if text and text.strip() else None,
         )
         result = service.query(db_session=db_session, criteria=criteria, limit=limit)
+        relaxed: dict[str, Any] | None = None
+        if criteria.text and result.total == 0:
+            # Never a false zero: when only the text empties the answer, answer without it and say so.
+            broader = service.query(db_session=db_session, criteria=replace(criteria, text=None), limit=limit)
+            if broader.total:
+                relaxed = {"text": criteria.text, "matched": 0}
+                criteria, result = replace(criteria, text=None), broader
         briefs = [incident_brief(incident) for incident in result.incidents]
     filters: dict[str, Any] = {
         "status": sorted(s.value for s in statuses) if statuses else None,
@@ -97,4 +107,6 @@ def query_incidents(
         "incidents": briefs,
         "shown": len(briefs),
     }
+    if relaxed is not None:
+        payload["relaxed"] = relaxed
     return tool_reply(runtime, payload)

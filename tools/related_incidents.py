@@ -9,9 +9,10 @@ from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel, Field
 
 from agent.incidents import service
+from agent.incidents.enums import RESOLVED_STATUSES
 from agent.incidents.exceptions import InvalidInput
 from agent.incidents.models import Incident
-from agent.normalize import TimeWindow, parse_window_argument
+from agent.normalize import ALL_TIME_START, TimeWindow, parse_window_argument
 from agent.serialize import incident_brief, iso
 from tools._common import (
     agent_tool,
@@ -49,7 +50,9 @@ def related_incidents(
     """Find incidents related by meaning and keywords to an incident or a description; says why each matched.
 
     Without a time frame it looks at incidents active in the past 2 hours (is something else going on
-    now?); with one, at active and resolved incidents in that frame. The incident compared with is excluded.
+    now?); with one, at active and resolved incidents in that frame. About a resolved incident, or for a
+    description that matches nothing active now, it searches the whole history (`mode: "history"`;
+    `widened_from` names the window that was empty). The incident compared with is excluded.
 
     Args:
         incident: The incident to compare with; defaults to the incident in focus.
@@ -74,16 +77,30 @@ def related_incidents(
         text = (query or "").strip() or (incident_document(focus) if focus else "")
         if not text:
             raise InvalidInput("Related to what? Name an incident or describe what to look for.")
-        criteria = service.IncidentFilter(since=window.since, until=window.until, overlapping=True)
-        hits = search_incidents(
-            db_session,
-            index_for(context),
-            query=text,
-            criteria=criteria,
-            limit=limit,
-            exclude_ids=frozenset({focus.id}) if focus else frozenset(),
-            whole_incident=whole_incident,
-        )
+        if mode == "active_recently" and focus is not None and focus.status in RESOLVED_STATUSES:
+            # "Similar ones?" about a past incident means across history, not what is burning now.
+            mode, window = "history", TimeWindow(ALL_TIME_START, now, "all time")
+
+        def search(within: TimeWindow) -> list[Any]:
+            criteria = service.IncidentFilter(since=within.since, until=within.until, overlapping=True)
+            return search_incidents(
+                db_session,
+                index_for(context),
+                query=text,
+                criteria=criteria,
+                limit=limit,
+                exclude_ids=frozenset({focus.id}) if focus else frozenset(),
+                whole_incident=whole_incident,
+            )
+
+        hits = search(window)
+        widened_from: str | None = None
+        if not hits and mode == "active_recently" and not whole_incident:
+            # A described problem that matches nothing open now may still have happened before: say
+            # which window was empty and answer from the whole history.
+            widened_from, mode = window.label, "history"
+            window = TimeWindow(ALL_TIME_START, now, "all time")
+            hits = search(window)
         found = {
             i.id: i
             for i in service.get_many(db_session=db_session, incident_ids=[h.incident_id for h in hits])
@@ -97,10 +114,12 @@ def related_incidents(
             for hit in hits
             if hit.incident_id in found
         ]
-    payload = {
+    payload: dict[str, Any] = {
         "mode": mode,
         "window": {"label": window.label, "since": iso(window.since), "until": iso(window.until)},
         "focus": focus.public_id if focus else None,
         "results": results,
     }
+    if widened_from is not None:
+        payload["widened_from"] = widened_from
     return tool_reply(runtime, payload)

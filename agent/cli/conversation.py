@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
-from agent.cli.common import ModelOption, NowOption, err_console, parse_now
+from agent.cli.common import ModelOption, NowOption, console, err_console, parse_now
 
 if TYPE_CHECKING:
     from agent.runner import AgentReply, AgentRunner, PendingConfirmation
@@ -90,6 +91,7 @@ def ask(
         typer.echo(json.dumps(reply.to_dict(), ensure_ascii=False))
     else:
         typer.echo(reply.answer)
+        console.print(f"[dim]{escape(reply.interpretation.line())}[/dim]", highlight=False)
 
 
 def chat(

@@ -33,6 +33,7 @@ from agent.incidents.models import (
     TimelineEntry,
     incident_services,
 )
+from agent.normalize import ServiceName
 
 MAX_WRITE_ATTEMPTS = 5
 T = TypeVar("T")
@@ -107,6 +108,14 @@ def count_messages(*, db_session: Session, incident_id: int) -> int:
 def list_services(*, db_session: Session) -> list[Service]:
     """Returns every service, by name."""
     return list(db_session.scalars(select(Service).order_by(Service.name)))
+
+
+def service_vocabulary(*, db_session: Session) -> list[ServiceName]:
+    """Returns the store's services with their aliases, as `agent.normalize` reads names."""
+    return [
+        ServiceName(name=s.name, aliases=tuple(s.aliases or ()), display_name=s.display_name)
+        for s in list_services(db_session=db_session)
+    ]
 
 
 def get_service_by_name_or_alias(*, db_session: Session, name: str) -> Service | None:

@@ -16,13 +16,21 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, ToolMessage
 
+from agent.lexicon import Aspect
 from prompts.offline import (
     ANSWER_APPLIED_DECLARE,
     ANSWER_APPLIED_SEVERITY,
     ANSWER_APPLIED_STATUS,
     ANSWER_BEST_MATCH,
+    ANSWER_CHANNEL,
+    ANSWER_COMMANDER,
     ANSWER_COUNT,
+    ANSWER_DECLARED,
+    ANSWER_DURATION,
+    ANSWER_IMPACT,
     ANSWER_LIST_HEADER,
+    ANSWER_NO_COMMANDER,
+    ANSWER_NO_IMPACT,
     ANSWER_NO_MATCHES,
     ANSWER_NO_RELATED,
     ANSWER_NO_SEARCH_MATCH,
@@ -30,27 +38,23 @@ from prompts.offline import (
     ANSWER_POSTMORTEM,
     ANSWER_POSTMORTEM_SAVED,
     ANSWER_RELATED_HEADER,
+    ANSWER_RELAXED_TEXT,
     ANSWER_REMEDIATION,
     ANSWER_REMEDIATION_UNKNOWN,
+    ANSWER_RESOLVED_AT,
+    ANSWER_RESPONDERS,
     ANSWER_ROOT_CAUSE,
     ANSWER_ROOT_CAUSE_UNKNOWN,
     ANSWER_SEARCH_HEADER,
+    ANSWER_SERVICES,
     ANSWER_SHOWN_OF_TOTAL,
+    ANSWER_STILL_OPEN,
     ANSWER_SUGGEST_DECLARE,
     ANSWER_SUMMARY,
     ANSWER_UNREADABLE_RESULT,
+    ANSWER_WIDENED,
 )
 
-ROOT_CAUSE_RE = re.compile(
-    r"\b(root[\s-]?causes?|rca|what caused|cause of|why did|why (was|were|is) (there|it|this|that)|what broke|"
-    r"what went wrong|underlying|what triggered|reason for)\b",
-    re.IGNORECASE,
-)
-REMEDIATION_RE = re.compile(
-    r"\b(remediat\w*|mitigat\w*|actions?|what did (they|the responders|responders|we|the team) do|fix\w*|"
-    r"steps|what was done|resolved it|handled?)\b",
-    re.IGNORECASE,
-)
 _PRESENT_STATUSES = frozenset({"ongoing", "active", "stable"})
 
 
@@ -154,7 +158,7 @@ def _describe_filters(args: dict[str, Any], result: dict[str, Any]) -> tuple[str
     label = frame.get("label") if isinstance(frame, dict) else args.get("time_frame")
     if label:
         after.append(f"declared {window_phrase(label)}")
-    text = filters.get("text") or args.get("text")
+    text = filters.get("text") or (None if result.get("relaxed") else args.get("text"))
     if text:
         after.append(f'mentioning "{text}"')
     return (" ".join(before) + " " if before else ""), (" " + " ".join(after) if after else "")
@@ -194,6 +198,9 @@ def answer_query(question: str, args: dict[str, Any], result: dict[str, Any]) ->
                 total=total, filters_before=before, noun=noun, filters_after=after, breakdown=breakdown
             )
         ]
+    relaxed = result.get("relaxed")
+    if isinstance(relaxed, dict) and relaxed.get("text"):
+        lines.insert(0, ANSWER_RELAXED_TEXT.format(text=relaxed["text"]))
     incidents = [i for i in result.get("incidents") or [] if isinstance(i, dict)]
     if incidents:
         lines.append(_bullets(incidents))
@@ -212,9 +219,10 @@ def _with_reasons(result: dict[str, Any]) -> str:
 def answer_related(args: dict[str, Any], result: dict[str, Any]) -> str:
     """Returns the answer from `related_incidents`: the matches and why, or that there are none."""
     window = result.get("window") if isinstance(result.get("window"), dict) else {}
-    recently = result.get("mode") != "time_frame"
+    recently = result.get("mode") == "active_recently"
     where = window.get("label") if recently else window_phrase(window.get("label"))
     where = where or ("active recently" if recently else "in that time frame")
+    widened = ANSWER_WIDENED.format(window=result["widened_from"]) if result.get("widened_from") else None
     matches = [r for r in result.get("results") or [] if isinstance(r, dict)]
     query = args.get("query")
     if query and not args.get("incident"):
@@ -226,33 +234,82 @@ def answer_related(args: dict[str, Any], result: dict[str, Any]) -> str:
         if not matches:
             return ANSWER_NO_RELATED.format(where=where)
         header = ANSWER_RELATED_HEADER.format(where=where)
-    return "\n".join([header, *(_with_reasons(match) for match in matches)])
+    return "\n".join([*([widened] if widened else []), header, *(_with_reasons(match) for match in matches)])
 
 
-def answer_incident(question: str, result: dict[str, Any]) -> str:
-    """Returns the answer about one incident from `get_incident`: its root cause, remediation or details."""
+def answer_incident(aspects: Sequence[Aspect], result: dict[str, Any]) -> str:
+    """Returns the answer about one incident from `get_incident`: the attributes asked for, or its details."""
     incident_id = result.get("id", "the incident")
     title = result.get("title") or ""
-    wants_cause = bool(ROOT_CAUSE_RE.search(question))
-    wants_remediation = bool(REMEDIATION_RE.search(question))
     parts: list[str] = []
-    if wants_cause:
-        cause = result.get("root_cause")
-        parts.append(
-            ANSWER_ROOT_CAUSE.format(id=incident_id, title=title, text=cause)
-            if cause
-            else ANSWER_ROOT_CAUSE_UNKNOWN.format(id=incident_id)
-        )
-    if wants_remediation:
-        remediation = result.get("remediation")
-        parts.append(
-            ANSWER_REMEDIATION.format(id=incident_id, title=title, text=remediation)
-            if remediation
-            else ANSWER_REMEDIATION_UNKNOWN.format(id=incident_id)
-        )
+    for aspect in aspects:
+        if aspect is Aspect.root_cause:
+            cause = result.get("root_cause")
+            parts.append(
+                ANSWER_ROOT_CAUSE.format(id=incident_id, title=title, text=cause)
+                if cause
+                else ANSWER_ROOT_CAUSE_UNKNOWN.format(id=incident_id)
+            )
+        elif aspect is Aspect.remediation:
+            remediation = result.get("remediation")
+            parts.append(
+                ANSWER_REMEDIATION.format(id=incident_id, title=title, text=remediation)
+                if remediation
+                else ANSWER_REMEDIATION_UNKNOWN.format(id=incident_id)
+            )
+        else:
+            parts.append(_attribute(aspect, incident_id, result))
     if parts:
         return "\n".join(parts)
     return _details(result)
+
+
+def _attribute(aspect: Aspect, incident_id: str, result: dict[str, Any]) -> str:
+    """Returns one sentence stating an attribute of an incident, as the tool gave it."""
+    declared = format_time(result.get("declared_at"))
+    if aspect is Aspect.duration:
+        if result.get("duration"):
+            return ANSWER_DURATION.format(
+                id=incident_id,
+                duration=result["duration"],
+                declared=declared,
+                resolved=format_time(result.get("resolved_at")),
+            )
+        return ANSWER_STILL_OPEN.format(id=incident_id, status=result.get("status"), declared=declared)
+    if aspect is Aspect.commander:
+        commander = result.get("commander")
+        return (
+            ANSWER_COMMANDER.format(id=incident_id, name=commander)
+            if commander
+            else ANSWER_NO_COMMANDER.format(id=incident_id)
+        )
+    if aspect is Aspect.responders:
+        return ANSWER_RESPONDERS.format(
+            id=incident_id, names=", ".join(result.get("responders") or []) or "nobody recorded"
+        )
+    if aspect is Aspect.declared:
+        return ANSWER_DECLARED.format(id=incident_id, declared=declared)
+    if aspect is Aspect.resolved:
+        resolved = format_time(result.get("resolved_at"))
+        if resolved:
+            return ANSWER_RESOLVED_AT.format(id=incident_id, resolved=resolved)
+        return ANSWER_STILL_OPEN.format(id=incident_id, status=result.get("status"), declared=declared)
+    if aspect is Aspect.services:
+        return ANSWER_SERVICES.format(
+            id=incident_id, services=", ".join(result.get("services") or []) or "none recorded"
+        )
+    if aspect is Aspect.impact:
+        impact = result.get("customer_impact")
+        return (
+            ANSWER_IMPACT.format(id=incident_id, text=impact)
+            if impact
+            else ANSWER_NO_IMPACT.format(id=incident_id)
+        )
+    if aspect is Aspect.channel:
+        channel = result.get("channel")
+        return ANSWER_CHANNEL.format(id=incident_id, channel=f"#{channel}" if channel else "none")
+    # Severity and status are both in the incident's line.
+    return format_incident(result) + "."
 
 
 def _details(result: dict[str, Any]) -> str:
@@ -294,7 +351,7 @@ def _incident_id(value: Any, fallback: Any) -> str:
     return str(value or fallback or "the incident")
 
 
-def answer_outcome(question: str, outcome: ToolOutcome) -> str:
+def answer_outcome(question: str, outcome: ToolOutcome, aspects: Sequence[Aspect] = ()) -> str:
     """Returns the answer one tool result gives to the question."""
     result = outcome.result
     if result is None:
@@ -306,7 +363,7 @@ def answer_outcome(question: str, outcome: ToolOutcome) -> str:
     if outcome.name == "related_incidents":
         return answer_related(outcome.args, result)
     if outcome.name == "get_incident":
-        return answer_incident(question, result)
+        return answer_incident(aspects, result)
     if outcome.name in {"declare", "update_severity", "set_status"}:
         return answer_write(outcome.name, outcome.args, result)
     if outcome.name == "summarize_timeline":
@@ -325,7 +382,7 @@ def answer_outcome(question: str, outcome: ToolOutcome) -> str:
     return json.dumps(result, ensure_ascii=False)
 
 
-def write_answer(question: str, outcomes: Sequence[ToolOutcome]) -> str:
+def write_answer(question: str, outcomes: Sequence[ToolOutcome], aspects: Sequence[Aspect] = ()) -> str:
     """Returns the final answer of a turn from its tool results.
 
     A search followed by a look at its best match ("what caused the checkout outage yesterday?") is
@@ -339,5 +396,5 @@ def write_answer(question: str, outcomes: Sequence[ToolOutcome]) -> str:
         and not outcomes[1].result.get("error")
     ):
         best = ANSWER_BEST_MATCH.format(incident=format_incident(outcomes[1].result))
-        return f"{best}\n{answer_outcome(question, outcomes[1])}"
-    return "\n\n".join(answer_outcome(question, outcome) for outcome in outcomes)
+        return f"{best}\n{answer_outcome(question, outcomes[1], aspects)}"
+    return "\n\n".join(answer_outcome(question, outcome, aspects) for outcome in outcomes)

@@ -52,6 +52,18 @@ _PRONOUN_RE = re.compile(
 )
 _COUNT_RE = re.compile(r"\b(how many|number of|count|counts|total|tally)\b", re.IGNORECASE)
 _WORD_RE = re.compile(r"[A-Za-z0-9][\w.'-]*")
+# A bare number where an incident is meant ("bump 512 to sev2", "what caused 498?"): not a severity, a
+# count, a duration, a year, a time or a version.
+_BARE_REF_RE = re.compile(
+    r"(?<![\w#.:/,-])(?<!\bsev )(?<!\bseverity )(?<!\bp)(\d{1,6})(?![\w.:/%,-]|\s*(?:incidents?|outages?|sevs?|hours?|"
+    r"hrs?|days?|minutes?|mins?|weeks?|wks?|months?|years?|errors?|customers?|users?|ms|s|k|am|pm|times?|"
+    r"people|orders|requests|tickets|messages|of (?:them|those))\b)",
+    re.IGNORECASE,
+)
+_NOT_A_REF_BEFORE_RE = re.compile(
+    r"\b(?:last|past|top|first|over|under|than|within|about|around|least|most|sev|severity|to|the|since)\s*$",
+    re.IGNORECASE,
+)
 _SEVERITY_WORD_RE = re.compile(r"\b(?:sev(?:erity)?|s)[\s\-_:]*[1-5](?:s|'s)?\b", re.IGNORECASE)
 
 # Words that carry no topic: question words, the vocabulary of filters, and what people say around them.
@@ -113,7 +125,7 @@ _ASKS_FOR_INCIDENT_RES = (
 )
 _TOPIC_RE = re.compile(
     r"\b(?:related to|similar to|about|involving|regarding|concerning|caused by|due to|mentioning|"
-    r"to do with|linked to|connected to|on)\s+(?P<topic>.+)$",
+    r"to do with|linked to|connected to)\s+(?P<topic>.+)$",
     re.IGNORECASE,
 )
 _TOPIC_TAIL_RE = re.compile(
@@ -136,7 +148,7 @@ _CUSTOMER_RE = re.compile(r"\b(customers?|users?|clients?|merchants?|shoppers?|b
 _SEARCH_VERB_RE = re.compile(r"\bsearch (?:for|through|all|the history|incidents|my|our)\b", re.IGNORECASE)
 _HISTORY_RE = re.compile(
     r"\b(ever|before|previously|historically|have we (had|seen)|did we (ever )?(have|see)|"
-    r"has (this|that|it) happened)\b",
+    r"has (this|that|it) happened|(the )?last time|once|again|in the past|what do we have|have we got)\b",
     re.IGNORECASE,
 )
 ALL_TIME = "all time"
@@ -319,6 +331,8 @@ class Signals:
     status_target: Status | None = None
     services: list[str] = field(default_factory=list)
     time_frame: str | None = None
+    bare_refs: list[int] = field(default_factory=list)
+    """Bare numbers that can only mean an incident ("what caused 498?"); used when nothing else is named."""
     counting: bool = False
     history: bool = False
     """The question looks back over the whole history ("ever", "have we seen ... before?")."""
@@ -346,11 +360,51 @@ def read_signals(text: str, *, now: datetime, services: Sequence[ServiceName]) -
         status_target=find_status(text),
         services=found_services,
         time_frame=time_frame,
+        bare_refs=_bare_refs(_remove_phrase(text, window.label if window else None)),
         counting=bool(_COUNT_RE.search(text)),
         history=all_time or bool(_HISTORY_RE.search(text)),
         literal=_literal(text),
         residue=_residue(text, time_frame=window.label if window else None, services=services),
     )
+
+
+def _bare_refs(text: str) -> list[int]:
+    """Returns the bare numbers of a question that stand for incidents ("bump 512 to sev2")."""
+    if find_incident_refs(text):
+        return []
+    found = []
+    for match in _BARE_REF_RE.finditer(text):
+        number = int(match.group(1))
+        if 1900 <= number <= 2100 or _NOT_A_REF_BEFORE_RE.search(text[: match.start()]):
+            continue
+        found.append(number)
+    return list(dict.fromkeys(found))
+
+
+_REF_SPAN_RE = re.compile(r"(?:\bincident[\s\-_#]*|\binc[\s\-_#]*|#)\d+\b", re.IGNORECASE)
+_SEVERITY_SPAN_RE = re.compile(
+    r"\bsev(?:erity|s)?[\s\-_:]*[1-5](?:s|'s)?(?:\s*(?:,|/|&|and|or|-|to)\s*(?:sev[\s\-_]*)?[1-5](?:s|'s)?\b)*"
+    r"|\bp[1-5]s?\b",
+    re.IGNORECASE,
+)
+
+
+def mask_entities(text: str, *, now: datetime | None = None) -> str:
+    """Returns the question with its entities replaced by fixed stand-ins, so that only its wording is left
+    to compare: "bump 512 to sev2 since monday" -> "bump incident-1 to sev2 last week".
+
+    Quoted titles, time frames, incident references (bare numbers too) and severities are masked; the
+    intent classifier embeds examples and questions masked the same way.
+    """
+    masked = _QUOTED_RE.sub(' "title" ', text)
+    window = parse_time_window(masked, now or _REFERENCE_NOW)
+    if window is not None and window.label:
+        masked = _remove_phrase(masked, window.label).rstrip() + " last week"
+    masked = _REF_SPAN_RE.sub("incident-1", masked)
+    for number in _bare_refs(masked):
+        masked = re.sub(rf"(?<![\w-]){number}(?![\w])", "incident-1", masked, count=1)
+    masked = _SEVERITY_SPAN_RE.sub("sev2", masked)
+    return " ".join(masked.split())
 
 
 def _literal(text: str) -> str | None:
@@ -408,6 +462,8 @@ def resolve_incident(signals: Signals, conversation: Conversation) -> int | None
     """Returns the incident a question is about: named, "this incident", "it", or the one in focus."""
     if signals.refs:
         return signals.refs[0]
+    if signals.bare_refs and not signals.counting:
+        return signals.bare_refs[0]
     if signals.this_incident:
         return conversation.focus or conversation.last_discussed()
     if signals.pronoun:
@@ -417,7 +473,12 @@ def resolve_incident(signals: Signals, conversation: Conversation) -> int | None
 
 def names_incident(signals: Signals) -> bool:
     """Returns whether the question points at one incident itself ("incident-12", "this incident", "it")."""
-    return bool(signals.refs or signals.this_incident or signals.pronoun)
+    return bool(
+        signals.refs
+        or signals.this_incident
+        or signals.pronoun
+        or (signals.bare_refs and not signals.counting)
+    )
 
 
 def query_arguments(signals: Signals, *, follow_up_of: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -569,7 +630,11 @@ def declare_arguments(
 
     The title comes from the request, else the symptom asked about just before, else the channel.
     """
-    title = _declare_title(signals.text) or _previous_symptom(conversation)
+    # Spelling is corrected in `signals.text`; a quoted title keeps the person's own words.
+    quoted = _QUOTED_RE.search(conversation.question) or _QUOTED_RE.search(signals.text)
+    # A quoted title is the title, as written ("we need an incident for "Search results stale", sev3").
+    title = (quoted.group(1) or quoted.group(2)) if quoted else None
+    title = title or _declare_title(signals.text) or _previous_symptom(conversation)
     if not title and conversation.channel:
         title = DEFAULT_DECLARE_TITLE_CHANNEL.format(channel=conversation.channel)
     if not title:

@@ -20,15 +20,17 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from agent.lexicon import ASPECT_PHRASES, POSTMORTEM_PHRASES, Aspect, asked_aspects
 from agent.offline.arguments import (
     Signals,
+    mask_entities,
     has_query_filters,
     names_incident,
     target_severity,
     target_status,
     topic_text,
 )
-from prompts.offline import INTENT_EXAMPLES
+from prompts.offline import intent_bank
 
 if TYPE_CHECKING:
     from agent.search.embedding import MiniLMEmbedding
@@ -70,6 +72,11 @@ class Classification:
     """1.0 for a rule; the cosine similarity of the nearest example otherwise."""
     evidence: str
     """The rule's name, or the nearest example question."""
+
+    @property
+    def decided_by(self) -> str:
+        """Returns what decided: `rule:<name>`, or `similarity`."""
+        return f"rule:{self.evidence}" if self.source == "rule" else "similarity"
 
 
 # --- spelling ----------------------------------------------------------------------------------------
@@ -118,6 +125,11 @@ def correct_typos(text: str) -> str:
             return SHORTHAND[lowered]
         if len(lowered) < 5 or lowered in KEYWORDS or any(c.isdigit() for c in lowered):
             return word  # short words have too many neighbours; "incident-45" is a reference
+        # Lazy: importing the embedding module loads chromadb (0.64 s measured), which a count never needs.
+        from agent.search.embedding import known_words  # noqa: PLC0415
+
+        if lowered in known_words():
+            return word  # a real word ("stale") is not a misspelt keyword ("stable")
         candidates = [k for k in KEYWORDS if k[:1] == lowered[:1]]
         close = difflib.get_close_matches(lowered, candidates, n=1, cutoff=0.84)
         if not close or close[0].startswith(lowered) or lowered.startswith(close[0]):
@@ -148,12 +160,13 @@ _HELP_RE = re.compile(
 _DESTRUCTIVE_RE = re.compile(
     r"\b(delete|remove|erase|wipe|purge|destroy|nuke|truncate)\b|\bdrop (all|the|every|table|database|incidents)\b"
 )
-_POSTMORTEM_RE = re.compile(r"\b(post[\s-]?mortems?|retrospective|retro doc|post[\s-]?incident review)\b")
+_POSTMORTEM_RE = re.compile(rf"\b(?:{POSTMORTEM_PHRASES})\b")
 _QUERY_GUARD_RE = re.compile(
     r"\b(how many|number of|list|show|which|were there|was there|did we|have we|when did|when was|who)\b"
 )
 _DECLARE_RE = re.compile(
-    r"\bdeclare\b|\b(open|raise|start|create|file|log|kick off|spin up|trigger)\s+(up\s+)?(a|an|new|another)\s+"
+    r"\bdeclare\b|\b(need|want|let'?s (get|have)|spin up|open|start|create|raise)\s+(up\s+)?(an?|new|another)\s+"
+    r"(new\s+)?incident\b[^\"“]{0,12}[\"“]|\b(open|raise|start|create|file|log|kick off|spin up|trigger)\s+(up\s+)?(a|an|new|another)\s+"
     r"(new\s+)?((sev|severity)[\s-]?[1-5]\s+)?(incident|sev[\s-]?[1-5]|outage)\b(?![\s#-]*\d)"
 )
 _CHANGE_VERB_RE = re.compile(
@@ -175,6 +188,11 @@ _OUT_OF_SCOPE_RE = re.compile(
     r"boyfriend)\b|\bwrite (me )?(a|an) (poem|story|essay|song|script|program|function|letter)\b"
     # Blame, and statistics the tools do not compute (MTTR, averages, trends).
     r"|\b(who caused|whose fault|to blame|blame)\b|\b(mttr|mtta|mttd|mtbf|average|mean time|median|trends?)\b"
+    # Schedules are not incident history.
+    r"|\bwho'?s on[\s-]?call\b|\bwho is on[\s-]?call\b|\bon[\s-]?call (schedule|rota|rotation)\b"
+    # Secrets are never the assistant's to hand out.
+    r"|\b(give|tell|send|show|share|what'?s|what is) (me |us )?(the |a |an |your |our )?[\w\s-]{0,30}"
+    r"(passwords?|passwd|credentials|api keys?|secret keys?|private keys?|access tokens?)\b"
 )
 _BULK_CHANGE_RE = re.compile(
     r"\b(all|every|each)\b.*\bincidents?\b.*\b(to|as)\b|"
@@ -195,20 +213,8 @@ _SUMMARY_RE = re.compile(
     r"what'?s (been )?happen(ed|ing) (so far|here|in this (incident|channel))|"
     r"what'?s going on in (this|the) (channel|incident))\b"
 )
-_ROOT_CAUSE_RE = re.compile(
-    r"\b(root[\s-]?causes?|rca|what caused|caused (it|this|that)|cause of|why did|"
-    r"why (was|were|is) (there|it|this|that)|what broke|what went wrong|underlying (cause|issue|problem)|"
-    r"what triggered|trigger of|reason for)\b"
-)
-_REMEDIATION_RE = re.compile(
-    r"\b(remediat\w*|mitigation steps|mitigations|actions? (taken|did|were)|"
-    r"what did (they|the responders|responders|we|the team|you|people|folks|on-?call) do|"
-    r"how (did|was|were|is) (we|they|it|this|that|the team|responders|the responders|incident[\w-]*|"
-    r"the incident)( \w+)? (fix|fixed|resolve|resolved|mitigate|mitigated|handle|handled|solve|solved|"
-    r"remediate|remediated|stop|stopped|contain|contained)|steps (taken|did|were)|"
-    r"what (was|were) (done|the fix|the mitigation)|the fix\b|fix for|how to fix|how (do|did) (we|they) fix|"
-    r"what fixed)"
-)
+_ROOT_CAUSE_RE = re.compile(rf"\b(?:{ASPECT_PHRASES[Aspect.root_cause]})\b")
+_REMEDIATION_RE = re.compile(rf"\b(?:{ASPECT_PHRASES[Aspect.remediation]})")
 _RELATED_RE = re.compile(
     r"\b(related|similar|like this|like that|like it|same (issue|problem|thing|error|symptoms?|root cause)|"
     r"happened before|seen (this|that|it) before|dupes?|duplicates?|connected|linked|look ?alike|"
@@ -311,6 +317,9 @@ def rule_intent(signals: Signals, *, previous_tool: str | None = None) -> tuple[
             if _ROOT_CAUSE_RE.search(lowered)
             else (Intent.remediation, "remediation")
         )
+    if asked_aspects(lowered) and names_incident(signals) and not plural:
+        # "how long did 498 last?", "who ran it?": one attribute of one incident.
+        return Intent.details, "attribute"
     if _RELATED_RE.search(lowered):
         connector = re.search(r"\b(related|similar|linked|connected) to\b|\babout\b|\binvolving\b", lowered)
         topic = topic_text(signals) if connector else None
@@ -348,14 +357,29 @@ def _search_rule(signals: Signals, lowered: str) -> tuple[Intent, str] | None:
 # --- similarity --------------------------------------------------------------------------------------
 
 
+NEIGHBOURS = 7
+"""Examples that vote on the intent of a question, each with its similarity as weight."""
+
+NEAR_COPY = 0.9
+"""From this similarity on, the nearest example alone decides."""
+
+MIN_TOPIC_SIMILARITY = 0.3
+"""Below `MIN_SIMILARITY`, a question about things the store mentions is still searched for, down to this
+similarity; further away it is out of scope."""
+
+
 class SimilarityClassifier:
-    """Nearest example question by cosine similarity of sentence embeddings."""
+    """Nearest examples by cosine similarity of sentence embeddings, entities masked on both sides.
+
+    The `NEIGHBOURS` most similar examples vote, weighted by similarity; the winner's best similarity is
+    the score (below `MIN_SIMILARITY` a question is like no example at all).
+    """
 
     def __init__(
         self, examples: dict[str, tuple[str, ...]] | None = None, embedding: MiniLMEmbedding | None = None
     ) -> None:
         """Keep the examples; they are embedded on first use, once."""
-        source = INTENT_EXAMPLES if examples is None else examples
+        source = intent_bank() if examples is None else examples
         self._examples = [(Intent(name), text) for name, texts in source.items() for text in texts]
         self._embedding = embedding
         self._matrix: np.ndarray | None = None
@@ -372,25 +396,35 @@ class SimilarityClassifier:
     def _example_matrix(self) -> np.ndarray:
         with self._lock:
             if self._matrix is None:
-                self._matrix = np.asarray(self._model().embed([text for _, text in self._examples]))
+                masked = [mask_entities(text) for _, text in self._examples]
+                self._matrix = np.asarray(self._model().embed(masked))
             return self._matrix
 
     def nearest(self, text: str) -> tuple[Intent, float, str]:
-        """Returns the intent of the example most similar to `text`, the similarity, and that example."""
+        """Returns the intent the examples nearest to `text` vote for, its best similarity, and that example."""
         return self._nearest(" ".join(text.split()))
 
     def _compute_nearest(self, text: str) -> tuple[Intent, float, str]:
         matrix = self._example_matrix()
-        vector = np.asarray(self._model().embed([text]))[0]
+        vector = np.asarray(self._model().embed([mask_entities(text)]))[0]
         similarities = matrix @ vector
-        best = int(np.argmax(similarities))
-        intent, example = self._examples[best]
-        return intent, float(similarities[best]), example
+        order = np.argsort(-similarities)[:NEIGHBOURS]
+        if similarities[order[0]] >= NEAR_COPY:
+            # A near copy of an example is that example's intent, whatever its neighbours say.
+            intent, example = self._examples[int(order[0])]
+            return intent, float(similarities[order[0]]), example
+        votes: dict[Intent, float] = {}
+        for index in order:
+            intent = self._examples[int(index)][0]
+            votes[intent] = votes.get(intent, 0.0) + float(similarities[index])
+        winner = max(votes, key=lambda intent: votes[intent])
+        best = next(int(i) for i in order if self._examples[int(i)][0] is winner)
+        return winner, float(similarities[best]), self._examples[best][1]
 
 
 @lru_cache(maxsize=1)
 def get_classifier() -> SimilarityClassifier:
-    """Returns the process-wide classifier over `prompts.offline.INTENT_EXAMPLES`."""
+    """Returns the process-wide classifier over `prompts.offline.intent_bank()`."""
     return SimilarityClassifier()
 
 
@@ -403,7 +437,24 @@ def classify(
         return Classification(rule[0], "rule", 1.0, rule[1])
     intent, score, example = (classifier or get_classifier()).nearest(signals.text)
     if score < MIN_SIMILARITY:
+        if (
+            score >= MIN_TOPIC_SIMILARITY
+            and signals.residue
+            and not _OUT_OF_SCOPE_RE.search(signals.text.lower())
+        ):
+            # Like no example, but about things the store's incidents mention: search the history.
+            return Classification(Intent.topic, "similarity", score, "topic words the store mentions")
         return Classification(Intent.out_of_scope, "similarity", score, example)
+    if intent is Intent.symptom and not _SYMPTOM_RE.search(signals.text.lower()):
+        # A symptom search needs a described symptom; "what about payments?" asks for the list.
+        intent = Intent.topic if signals.residue else Intent.query
+    if (
+        intent in {Intent.root_cause, Intent.remediation, Intent.details}
+        and has_query_filters(signals)
+        and not names_incident(signals)
+    ):
+        # About one incident, yet none is named and filters are: "which ones are mitigated?" asks about many.
+        intent = Intent.query
     if intent is Intent.query and signals.residue and not signals.counting:
         # "ddos incidents last month": words beyond the filters make it a search by topic.
         intent = Intent.topic

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -22,8 +23,10 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
 
+from agent.incidents import service
+from agent.lexicon import Aspect, asked_aspects
 from agent.normalize import ServiceName
-from agent.offline.answers import REMEDIATION_RE, ROOT_CAUSE_RE, ToolOutcome, outcomes_of, write_answer
+from agent.offline.answers import ToolOutcome, outcomes_of, write_answer
 from agent.offline.arguments import (
     ALL_TIME,
     Conversation,
@@ -66,7 +69,7 @@ _DIRECT_ANSWERS = {
 }
 _ONE_INCIDENT_INTENTS = frozenset({Intent.root_cause, Intent.remediation, Intent.details})
 _WRITE_INTENTS = frozenset({Intent.update_severity, Intent.set_status})
-_ASKS_RE = re.compile(r"\s*(what|which|how|is|are|who|when|does|did)\b", re.IGNORECASE)
+_ASKS_RE = re.compile(r"\s*(what|which|how|is|are|who|when|does|did|any|anything)\b", re.IGNORECASE)
 
 
 class OfflineChatModel(BaseChatModel):
@@ -120,25 +123,31 @@ class OfflineChatModel(BaseChatModel):
             return AIMessage(content=ANSWER_HELP)
         text = correct_typos(conversation.question)
         signals = read_signals(text, now=conversation.reference_now, services=self._vocabulary())
+        if self.services is None:
+            signals = replace(signals, residue=topical_words(signals.residue))
         previous_tool = conversation.previous_tool()
         decided = classify(signals, previous_tool=previous_tool, classifier=self.classifier)
         intent = decided.intent
         if decided.source == "similarity" and intent in _WRITE_INTENTS and _ASKS_RE.match(text):
-            # "what severity is this?" resembles a change but asks about the incident.
-            intent = Intent.details
+            # "what severity is this?" resembles a change but asks about the incident; "which ones are
+            # mitigated?" asks about many.
+            intent = Intent.details if names_incident(signals) else Intent.query
         done = outcomes_of(conversation.turn)
         step = (
             self._next_step(intent, signals, conversation, done)
             if done
             else self._first_step(intent, signals, conversation)
         )
+        # How the intent was decided, for the evaluation's "what decides the intent" tally.
+        metadata = {} if done else {"offline_intent": intent.value, "decided_by": decided.decided_by}
         if isinstance(step, str):
-            return AIMessage(content=step)
+            return AIMessage(content=step, response_metadata=metadata)
         if not all(self._may_call(name) for name, _ in step):
-            return AIMessage(content=ANSWER_DECLINE)
+            return AIMessage(content=ANSWER_DECLINE, response_metadata=metadata)
         first_id = 1 + sum(len(m.tool_calls) for m in messages if isinstance(m, AIMessage))
         return AIMessage(
             content="",
+            response_metadata=metadata,
             tool_calls=[
                 {"name": name, "args": args, "id": f"call_{first_id + index}", "type": "tool_call"}
                 for index, (name, args) in enumerate(step)
@@ -241,7 +250,7 @@ class OfflineChatModel(BaseChatModel):
             best = results[0].get("id") if results and isinstance(results[0], dict) else None
             if best:
                 return [("get_incident", {"incident": best})]
-        return write_answer(_aspect_text(signals, conversation), done)
+        return write_answer(signals.text, done, _aspects(intent, signals, conversation))
 
 
 def _search_terms(signals: Signals) -> str | None:
@@ -251,32 +260,65 @@ def _search_terms(signals: Signals) -> str | None:
     return topic_text(signals) or core_phrase(signals)
 
 
-def _aspect_text(signals: Signals, conversation: Conversation) -> str:
-    """Returns the text that says what to tell about an incident; "what about incident-45?" asks what was asked before."""
-    asks_aspect = ROOT_CAUSE_RE.search(signals.text) or REMEDIATION_RE.search(signals.text)
+_INTENT_ASPECTS = {Intent.root_cause: Aspect.root_cause, Intent.remediation: Aspect.remediation}
+
+
+def _aspects(intent: Intent, signals: Signals, conversation: Conversation) -> tuple[Aspect, ...]:
+    """Returns what to tell about an incident: the decided intent's aspect and the attributes asked for.
+
+    "what about incident-45?" asks for what the previous question asked.
+    """
+    aspects = list(asked_aspects(signals.text))
+    if intent in _INTENT_ASPECTS and _INTENT_ASPECTS[intent] not in aspects:
+        aspects.insert(0, _INTENT_ASPECTS[intent])
     previous = conversation.previous_question()
-    if not asks_aspect and previous and FOLLOW_UP_RE.search(signals.text.lower()):
-        return f"{signals.text} {previous}"
-    return signals.text
+    if not aspects and previous and FOLLOW_UP_RE.search(signals.text.lower()):
+        aspects = list(asked_aspects(previous))
+    return tuple(aspects)
 
 
 @lru_cache(maxsize=8)
 def _services_of_store(database_url: str) -> tuple[ServiceName, ...]:
     from agent.db import engine_for, session_scope  # noqa: PLC0415 - only when a graph runs over a store
-    from tools._common import service_vocabulary  # noqa: PLC0415
 
     with session_scope(engine_for(database_url)) as db_session:
-        return tuple(service_vocabulary(db_session))
+        return tuple(service.service_vocabulary(db_session=db_session))
 
 
-def runtime_services() -> tuple[ServiceName, ...]:
-    """Returns the service vocabulary of the store of the running graph; none outside a graph run."""
+@lru_cache(maxsize=4096)
+def _incidents_mentioning(database_url: str, word: str) -> int:
+    from agent.db import engine_for, session_scope  # noqa: PLC0415 - only when a graph runs over a store
+    from agent.search.keyword import incident_term_counts  # noqa: PLC0415
+
+    with session_scope(engine_for(database_url)) as db_session:
+        return incident_term_counts(db_session, [word]).get(word.lower(), 0)
+
+
+def _runtime_database_url() -> str | None:
     from langgraph.runtime import get_runtime  # noqa: PLC0415
 
     try:
         runtime = get_runtime()
     except (RuntimeError, KeyError):
         # Called outside a graph run (a plain `invoke`): there is no store to read.
-        return ()
+        return None
     url = getattr(getattr(runtime, "context", None), "database_url", None)
+    return str(url) if url else None
+
+
+def runtime_services() -> tuple[ServiceName, ...]:
+    """Returns the service vocabulary of the store of the running graph; none outside a graph run."""
+    url = _runtime_database_url()
     return _services_of_store(url) if url else ()
+
+
+def topical_words(words: Sequence[str]) -> list[str]:
+    """Returns the words the store's incidents mention: a question's topic, as opposed to its chatter.
+
+    "how many are sitting in stable?" leaves "sitting", which no incident mentions: it restricts nothing.
+    Outside a graph run there is no store, and every word is kept.
+    """
+    url = _runtime_database_url()
+    if url is None:
+        return list(words)
+    return [word for word in words if _incidents_mentioning(url, word.lower()) > 0]

@@ -29,12 +29,13 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.postmortems.templates import Template, parse_template, render_template
+from agent.serialize import format_duration
 
 __all__ = [
     "DRAFT_BANNER",
@@ -534,25 +535,6 @@ def render_summary_slack_mrkdwn(summary: Summary) -> str:
             cites = " ".join(_slack_citation(c, with_date) for c in point.citations)
             lines.append(f"• {_slack_escape(point.text)}" + (f" {cites}" if cites else ""))
     return "\n".join(lines)
-
-
-def format_duration(delta: timedelta) -> str:
-    """Format a duration compactly: ``"45m"``, ``"2h 10m"``, ``"3d 4h"``.
-
-    Args:
-        delta: The duration; negative durations count as zero.
-
-    Returns:
-        The formatted duration (``"<1m"`` below a minute).
-    """
-    minutes = max(int(delta.total_seconds() // 60), 0)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    return f"{minutes}m" if minutes else "<1m"
 
 
 # --- summary sections ----------------------------------------------------------------------

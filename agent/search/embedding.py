@@ -21,6 +21,7 @@ Public API:
 from __future__ import annotations
 
 import fcntl
+import functools
 import importlib.util
 import json
 import logging
@@ -137,6 +138,20 @@ def _find_source_dir() -> Path:
             if all((folder / name).is_file() for name in required):
                 return folder
     raise FileNotFoundError(f"No folder with {', '.join(required)} found inside package {SOURCE_PACKAGE!r}.")
+
+
+@functools.lru_cache(maxsize=1)
+def known_words() -> frozenset[str]:
+    """Returns the whole English words of the model's vocabulary (about 20,000, no `##` pieces).
+
+    A word the vocabulary holds is a real word, not a typo: the spelling corrector leaves it alone
+    ("stale" is not "stable"). Empty when the model package is not installed.
+    """
+    try:
+        vocab = (_find_source_dir() / "vocab.txt").read_text(encoding="utf-8").split()
+    except FileNotFoundError:
+        return frozenset()
+    return frozenset(word for word in vocab if word.isalpha() and word.islower())
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ on its text, which is exact and costs the same however common a word is.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar, NamedTuple
 
@@ -160,6 +160,20 @@ def keyword_search(
             hits.append(KeywordHit(incident_id, round(len(matched) / len(terms), 3), matched))
     hits.sort(key=lambda hit: (-len(hit.matched_terms), -relevance[hit.incident_id]))
     return hits
+
+
+def incident_term_counts(db_session: Session, terms: Sequence[str]) -> dict[str, int]:
+    """Returns how many incidents mention each term in their own fields (title, summary, impact, root
+    cause, remediation), counted by the full-text index up to `MAX_TERM_ROWS + 1`."""
+    wanted = [term for term in dict.fromkeys(t.lower() for t in terms) if _is_content(term)]
+    if not wanted:
+        return {}
+    backend: type[_Backend] = _Postgres if db_session.get_bind().dialect.name == "postgresql" else _SQLite
+    probe = backend.SOURCES[0][0]
+    params = _params(None, cap=MAX_TERM_ROWS + 1, **backend.term_params(wanted))
+    probes = ", ".join(f"({probe.format(n=n)})" for n in range(len(wanted)))
+    counts = _execute(db_session, f"SELECT {probes}", params).one()
+    return dict(zip(wanted, (int(count) for count in counts), strict=True))
 
 
 def _phrase_pattern(term: str) -> re.Pattern[str]:

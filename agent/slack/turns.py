@@ -100,7 +100,11 @@ def answer_message(runtime: SlackRuntime, reply: AgentReply) -> dict[str, Any]:
                     urls[incident.public_id] = url
     return {
         "text": reply.answer,
-        "blocks": answer_blocks(reply.answer, incidents=briefs, now=runtime.now(), url_for=urls.get),
+        "blocks": [
+            *answer_blocks(reply.answer, incidents=briefs, now=runtime.now(), url_for=urls.get),
+            # How the question was read, so a misreading shows instead of passing silently.
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": reply.interpretation.line()}]},
+        ],
     }
 
 

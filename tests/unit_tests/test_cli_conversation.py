@@ -57,7 +57,7 @@ def test_ask_json_prints_exactly_one_object_with_the_sql_count(
     )
     assert result.exit_code == 0, result.output
     reply = json.loads(result.stdout)
-    assert set(reply) == {"answer", "tool_calls", "incidents"}
+    assert set(reply) == {"answer", "tool_calls", "incidents", "interpretation"}
     assert reply["tool_calls"] == [{"name": "query_incidents", "args": {"status": ["ongoing"]}}]
     assert re.search(rf"\b{ongoing.total}\b", reply["answer"])
     assert reply["incidents"] and set(reply["incidents"]) <= {i.public_id for i in ongoing.incidents}

@@ -10,13 +10,15 @@ import pytest
 
 from agent.demo.build import DEMO_QUESTIONS
 from evals.dataset import (
-    DATASET_PATH,
+    DATASETS_DIR,
     REQUIRED_TAGS,
+    SPLITS,
     WRITE_TOOLS,
     Case,
     DatasetError,
     check_case,
     load_cases,
+    load_split,
     select_cases,
 )
 
@@ -96,10 +98,18 @@ def test_multi_turn_cases_exist_and_cancellations_are_checked() -> None:
     assert cancelled and all(case.expected_state.no_writes for case in cancelled)
 
 
-def test_every_literal_expectation_agrees_with_sql_over_the_demo_store(demo_store: Any) -> None:
+@pytest.mark.parametrize("split", SPLITS)
+def test_every_literal_expectation_agrees_with_sql_over_the_demo_store(demo_store: Any, split: str) -> None:
+    # Held-out cases are checked against SQL too; this reads their expectations, never prints a question.
+    cases = load_split(split, "demo").get("demo", [])
     with demo_store.engine.connect() as connection:
-        problems = [problem for case in CASES for problem in check_case(connection, case)]
-    assert problems == []
+        problems = [problem for case in cases for problem in check_case(connection, case)]
+    assert cases and problems == []
+
+
+def test_case_ids_are_unique_across_splits() -> None:
+    ids = [case.id for split in SPLITS for group in load_split(split).values() for case in group]
+    assert len(ids) == len(set(ids))
 
 
 @pytest.mark.parametrize(
@@ -181,7 +191,7 @@ def test_selecting_cases_by_id_and_tag() -> None:
 
 
 def test_the_readme_documents_every_field() -> None:
-    readme = (DATASET_PATH.parent / "README.md").read_text(encoding="utf-8")
+    readme = (DATASETS_DIR / "README.md").read_text(encoding="utf-8")
     for name in (*Case.model_fields, "confirm", "ids_include", "ids_exact", "phrases_none", "no_writes"):
         assert f"`{name}`" in readme, name
 

@@ -503,3 +503,14 @@ def test_the_meter_counts_every_chat_model_call_inside_its_block_only() -> None:
     assert meter.calls == 2
     # ~4 characters a token: the 400-character question alone is about 100 tokens.
     assert 100 <= meter.input_tokens < 130
+
+
+def test_a_false_zero_is_a_none_where_incidents_are_expected() -> None:
+    from evals.dataset import Facts
+    from evals.scoring import is_false_zero
+
+    some = Facts(ids_include=["incident-296"])
+    assert is_false_zero('There are no stable incidents mentioning "sitting".', some)
+    assert not is_false_zero("2 stable incidents: incident-296, incident-297", some)
+    assert not is_false_zero("There are no stable incidents.", Facts(count=0))
+    assert not is_false_zero("I found nothing.", None)

@@ -132,8 +132,6 @@ def test_follow_ups_need_a_previous_query() -> None:
     ("question", "intent"),
     [
         ("emails are not being delivered to customers", Intent.symptom),
-        ("who's the incident commander?", Intent.details),
-        ("who is on call?", Intent.out_of_scope),
         ("any news on the ddos?", Intent.topic),
     ],
 )
@@ -143,6 +141,21 @@ def test_paraphrases_no_rule_knows_go_by_meaning(question: str, intent: Intent) 
     decided = classify(signals)
     assert (decided.intent, decided.source) == (intent, "similarity")
     assert decided.score >= MIN_SIMILARITY
+
+
+@pytest.mark.parametrize(
+    ("question", "intent", "rule"),
+    [
+        ("who's the incident commander?", Intent.details, "attribute"),
+        ("how long did 498 last?", Intent.details, "attribute"),
+        ("who is on call?", Intent.out_of_scope, "beyond scope"),
+        ("give me the admin password for the billing db", Intent.out_of_scope, "beyond scope"),
+        ('we need an incident for "Search results stale", sev3', Intent.declare, "declare"),
+        ("write up the PIR for incident-12", Intent.postmortem, "postmortem"),
+    ],
+)
+def test_named_rules_decide_unambiguous_cues(question: str, intent: Intent, rule: str) -> None:
+    assert rule_intent(read_signals(question, now=NOW, services=SERVICES)) == (intent, rule)
 
 
 def test_unrelated_questions_are_out_of_scope() -> None:

@@ -284,3 +284,45 @@ def test_related_incidents_in_a_time_frame_include_resolved_ones_and_say_why(
     assert all(r["reasons"] and isinstance(r["score"], float) for r in result["results"])
     assert nothing == {"error": "Related to what? Name an incident or describe what to look for."}
     assert "'whenever' is not a time frame" in bad_window["error"]
+
+
+def test_a_text_that_matches_nothing_never_makes_a_false_zero(store: Engine, now: datetime) -> None:
+    relaxed, exact = run_tools(
+        store,
+        now,
+        ("query_incidents", {"status": ["stable"], "text": "sitting"}),
+        ("query_incidents", {"status": ["stable"], "text": "latency"}),
+    )
+    # Nothing mentions "sitting": the answer is the stable incidents, and it says the word was left out.
+    assert relaxed["total"] == 1 and relaxed["relaxed"] == {"text": "sitting", "matched": 0}
+    assert relaxed["filters"]["text"] is None
+    assert [i["id"] for i in relaxed["incidents"]] == ["incident-2"]
+    assert exact["total"] == 1 and "relaxed" not in exact and exact["filters"]["text"] == "latency"
+
+
+def test_a_text_and_filters_that_match_nothing_stay_a_true_zero(store: Engine, now: datetime) -> None:
+    [result] = run_tools(store, now, ("query_incidents", {"severity": ["SEV-5"], "text": "sitting"}))
+    assert result["total"] == 0 and "relaxed" not in result
+
+
+def test_similar_to_a_resolved_incident_searches_the_whole_history(
+    sqlite_store: Engine, now: datetime, tmp_path: Path
+) -> None:
+    [result] = run_tools(
+        sqlite_store, now, ("related_incidents", {"incident": "incident-3"}), data_dir=str(tmp_path)
+    )
+    assert result["mode"] == "history" and result["focus"] == "incident-3"
+    assert result["window"]["label"] == "all time"
+
+
+def test_a_description_that_matches_nothing_active_is_searched_in_history(
+    sqlite_store: Engine, now: datetime, tmp_path: Path
+) -> None:
+    [result] = run_tools(
+        sqlite_store,
+        now,
+        ("related_incidents", {"query": "invoice totals were wrong"}),
+        data_dir=str(tmp_path),
+    )
+    assert result["widened_from"] == "active in the past 2 hours" and result["mode"] == "history"
+    assert "incident-4" in [r["id"] for r in result["results"]]

@@ -1,0 +1,96 @@
+"""The phrases people use for what they ask, kept once for every stage that reads them.
+
+The offline model's intents and answers and the permission checks of write tools all read these.
+
+`ASPECT_PHRASES` maps each attribute of an incident to the words that ask for it ("how long did it
+last" asks for the duration, "who ran it" for the commander). The entity stage reads the aspects a
+question asks for once (`asked_aspects`); the answer writer then states exactly those, from the tool's
+result, and never reads the question again.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+
+class Aspect(StrEnum):
+    """An attribute of one incident a question can ask for."""
+
+    root_cause = "root_cause"
+    remediation = "remediation"
+    duration = "duration"
+    commander = "commander"
+    responders = "responders"
+    declared = "declared_at"
+    resolved = "resolved_at"
+    severity = "severity"
+    status = "status"
+    services = "services"
+    impact = "customer_impact"
+    channel = "channel"
+
+
+ASPECT_PHRASES: dict[Aspect, str] = {
+    Aspect.root_cause: (
+        r"root[\s-]?causes?|rca|what caused|caused (it|this|that)|cause of|why did|"
+        r"why (was|were|is) (there|it|this|that)|what broke|what went wrong|underlying (cause|issue|problem)|"
+        r"what triggered|trigger of|reason for|what was the cause|the cause"
+    ),
+    Aspect.remediation: (
+        r"remediat\w*|mitigation steps|mitigations|actions? (taken|did|were)|"
+        r"what did (they|the responders|responders|we|the team|you|people|folks|on-?call) do|"
+        r"how (did|was|were|is) (we|they|it|this|that|the team|responders|the responders|incident[\w-]*|"
+        r"the incident)( \w+)? (fix|fixed|resolve|resolved|mitigate|mitigated|handle|handled|solve|solved|"
+        r"remediate|remediated|stop|stopped|contain|contained)|steps (taken|did|were)|"
+        r"what (was|were) (done|the fix|the mitigation)|the fix\b|fix for|how to fix|how (do|did) (we|they) fix|"
+        r"what fixed"
+    ),
+    Aspect.duration: (
+        r"how long|duration|how many (hours|minutes|days)|last(ed)? (for )?how long|time to (resolve|recover|fix)|"
+        r"ttr|time to resolution|how quickly|how fast .* (fixed|resolved)"
+    ),
+    Aspect.commander: (
+        r"commander|\bic\b|incident lead|who (ran|led|was running|was leading|owned|owns|is running|is leading|"
+        r"is the ic|was the ic|was in charge|is in charge|handled|is handling|was on point)|who'?s (running|leading|"
+        r"the ic|in charge|on point)"
+    ),
+    Aspect.responders: (
+        r"who (were|are) the responders|list the responders|which responders|who (was|is|were|are) "
+        r"(involved|on it|working)|who worked|who helped|who joined"
+    ),
+    Aspect.declared: (
+        r"when (did|was) (it|this|that|the incident|incident[\w-]*)? ?(start|begin|declared|opened|kick off|"
+        r"happen)|when (did|was) .* (start|declared|opened|begin)|what time did .* (start|begin)|start time"
+    ),
+    Aspect.resolved: r"when (did|was) .* (resolved|fixed|closed|end|over|recover)|when did it end",
+    Aspect.severity: r"what sev\b|what severity|which sev|which severity|how (bad|severe)|sev level|severity level",
+    Aspect.status: r"what(?:'s| is) the status|status of|still (open|active|going|ongoing)\?|is it (resolved|fixed|over)",
+    Aspect.services: r"which services|what services|services (were )?(affected|impacted|hit)|what (did it|was) (hit|affected)",
+    Aspect.impact: r"customer impact|impact on customers|who was affected|what was the impact|how many customers|blast radius",
+    Aspect.channel: r"which channel|what channel|slack channel",
+}
+
+_ASPECT_RES: dict[Aspect, re.Pattern[str]] = {
+    aspect: re.compile(rf"\b(?:{phrases})", re.IGNORECASE) for aspect, phrases in ASPECT_PHRASES.items()
+}
+
+POSTMORTEM_PHRASES = (
+    r"post[\s-]?mortems?|retrospective|retro( doc)?|post[\s-]?incident review|incident review|\bpir\b|"
+    r"rca (doc|document|write-?up|report)|write-?up|after[\s-]action (review|report)|\baar\b"
+)
+"""Everyday names of a postmortem document."""
+
+
+DECLARE_REQUEST_PHRASES = (
+    r"\bdeclare\b(?!d)"
+    r"|\b(open|start|raise|create|file|kick off|spin up|log)\b.{0,40}\b(incident|sev(erity)?[\s\-_]*[1-5])"
+    r"|\bnew incident\b|\bincident\b.{0,10}\bdeclare"
+    r"|\b(need|want|let'?s (get|have)|get)\s+(us\s+)?(an?|another)\s+(new\s+)?incident\b"
+)
+"""What a person's own message says when it asks to declare an incident (the permission check reads it)."""
+
+
+def asked_aspects(text: str) -> tuple[Aspect, ...]:
+    """Returns the attributes of one incident a question asks for, in the lexicon's order."""
+    return tuple(aspect for aspect, pattern in _ASPECT_RES.items() if pattern.search(text))

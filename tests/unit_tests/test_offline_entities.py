@@ -1,0 +1,93 @@
+"""The entity stage of the offline model: values read from a question with no intent attached."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from agent.lexicon import Aspect, asked_aspects
+from agent.normalize import find_severities, find_status_filter, parse_time_window
+from agent.offline.arguments import read_signals
+from agent.serialize import duration_text
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("sev1 and 2 this week", ["SEV-1", "SEV-2"]),
+        ("sev 1/2 only", ["SEV-1", "SEV-2"]),
+        ("sev1-3 last month", ["SEV-1", "SEV-2", "SEV-3"]),
+        ("SEV-1 and SEV-2 from the last 30 days", ["SEV-1", "SEV-2"]),
+        ("sev 2 in 2 days", ["SEV-2"]),
+    ],
+)
+def test_several_severities_are_all_kept(text: str, expected: list[str]) -> None:
+    assert [severity.value for severity in find_severities(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("how many are stable but still open", ["stable"]),
+        ("resolved or still open", ["resolved", "ongoing"]),
+        ("which are mitigated but nobody has closed them yet", ["stable"]),
+        ("what's actively being worked on?", ["active"]),
+        ("how many fires are we fighting?", ["ongoing"]),
+        ("active, not counting stable", ["active"]),
+    ],
+)
+def test_status_words_and_their_negations(text: str, expected: list[str]) -> None:
+    assert find_status_filter(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "since", "until"),
+    [
+        ("last quarter", datetime(2026, 7, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC)),
+        ("in q1", datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)),
+        ("since the 3rd", datetime(2026, 11, 3, tzinfo=UTC), NOW),
+        ("since the 30th", datetime(2026, 10, 30, tzinfo=UTC), NOW),
+        ("anything in ocotber?", datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)),
+        ("so far this month", datetime(2026, 11, 1, tzinfo=UTC), NOW),
+    ],
+)
+def test_calendar_words(text: str, since: datetime, until: datetime) -> None:
+    window = parse_time_window(text, NOW)
+    assert window is not None and (window.since, window.until) == (since, until)
+
+
+@pytest.mark.parametrize(
+    ("text", "bare"),
+    [
+        ("bump 512 to sev2", [512]),
+        ("what caused 498?", [498]),
+        ("how many incidents in the last 30 days", []),
+        ("sev 2 incidents in 2026", []),
+        ("top 5 outages", []),
+        ("more than 3 customers", []),
+        ("tell me about incident-45", []),
+    ],
+)
+def test_a_bare_number_is_an_incident_only_where_nothing_else_fits(text: str, bare: list[int]) -> None:
+    assert read_signals(text, now=NOW, services=[]).bare_refs == bare
+
+
+@pytest.mark.parametrize(
+    ("text", "aspects"),
+    [
+        ("how long did incident-123 last?", (Aspect.duration,)),
+        ("who ran it?", (Aspect.commander,)),
+        ("what was the root cause and who was the IC", (Aspect.root_cause, Aspect.commander)),
+        ("tell me about incident-7", ()),
+    ],
+)
+def test_the_attributes_a_question_asks_for(text: str, aspects: tuple[Aspect, ...]) -> None:
+    assert asked_aspects(text) == aspects
+
+
+def test_durations_are_computed_from_timestamps() -> None:
+    assert duration_text(datetime(2026, 5, 19, 17, 13) - datetime(2026, 5, 19, 13, 24)) == "3h 49m"
+    assert duration_text(datetime(2026, 5, 20, 16, 29) - datetime(2026, 5, 19, 13, 24)) == "1d 3h (27h 5m)"
