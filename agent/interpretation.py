@@ -81,7 +81,9 @@ def interpret(
             filters={key: value for key, value in about.items() if value},
             window=window.get("label"),
             found=len(result.get("results") or []),
-            note=f"nothing {widened}, so all history" if widened else None,
+            note=f"nothing {widened}, so all history"
+            if widened
+            else ("closest weak matches" if result.get("closest") else None),
         )
     incident = args.get("incident") or result.get("id")
     return Interpretation(tool=name, filters={"incident": incident} if incident else {}, window="", note=None)

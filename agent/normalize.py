@@ -70,9 +70,32 @@ def _listed_severities(match: re.Match[str]) -> list[Severity]:
     return [Severity(f"SEV-{level}") for level in levels]
 
 
+# "sev2 or worse", "sev3+", "sev2 and above": that level and every more severe one; "sev3 or lower" the
+# less severe ones.
+_SEVERITY_OR_WORSE_RE = re.compile(
+    r"\bsev(?:erity)?[\s\-_:]*([1-5])(?:s|'s)?\s*(\+(?!\s*(?:sev|s?[1-5]))|or worse|or higher|or above|and above|and up|and higher|"
+    r"and worse|or more severe|or lower|or below|and below|or less|and lower|or better)",
+    re.IGNORECASE,
+)
+
+
 def find_severities(text: str) -> list[Severity]:
     """Returns every severity mentioned in free text, in order of appearance, without repeats."""
     found: list[Severity] = []
+    for match in _SEVERITY_OR_WORSE_RE.finditer(text):
+        level = int(match.group(1))
+        worse = match.group(2).lower() in {
+            "+",
+            "or worse",
+            "or higher",
+            "or above",
+            "and above",
+            "and up",
+            "and higher",
+            "and worse",
+            "or more severe",
+        }
+        found += [Severity(f"SEV-{n}") for n in (range(1, level + 1) if worse else range(level, 6))]
     for match in _SEVERITY_LIST_RE.finditer(text):
         found += _listed_severities(match)
     found += [Severity(f"SEV-{m.group(1)}") for m in _SEVERITY_IN_TEXT_RE.finditer(text)]
@@ -82,8 +105,10 @@ def find_severities(text: str) -> list[Severity]:
 
 
 _UNKNOWN_SEVERITY_RE = re.compile(
-    r"\b(unknown|no|missing|unset|without an?|untriaged|unclassified) (severity|sev)\b|"
-    r"\b(severity|sev) (is |still )?(unknown|unset|missing)\b|\buntriaged\b|\bunclassified\b",
+    r"\b(unknown|no|missing|unset|without an?|untriaged|unclassified|blank|empty) (severity|sev)\b|"
+    r"\b(severity|sev) (is |still |was |set to |at |of )?['\"]?(unknown|unset|missing|blank|empty|tbd|none)\b|"
+    r"\b(never|not|no one|nobody)\b[\w\s]{0,25}\b(severity|sev)\b|"
+    r"\b(severity|sev)\b[\w\s]{0,15}\b(not set|never set)\b|\buntriaged\b|\bunclassified\b",
     re.IGNORECASE,
 )
 
@@ -149,26 +174,8 @@ _ONGOING_FILTER_RE = re.compile(
     re.IGNORECASE,
 )
 _NEGATIONS = frozenset(
-    {
-        "not",
-        "no",
-        "never",
-        "except",
-        "excluding",
-        "without",
-        "besides",
-        "than",
-        "isn't",
-        "aren't",
-        "nobody",
-        "noone",
-        "hasn",
-        "haven",
-        "wasn",
-        "weren",
-        "isn",
-        "aren",
-    }
+    """not no never except excluding without besides than isn't aren't nobody noone hasn haven wasn weren isn
+    aren dont don ignore ignoring skip skipping exclude minus""".split()
 )
 _EXPLICIT_ONGOING_RE = re.compile(r"\b(ongoing|open|unresolved|in progress|still going)\b", re.IGNORECASE)
 _STATUS_FILTER_WORDS: dict[str, Status] = {
@@ -200,6 +207,34 @@ def _closest_word(word: str, vocabulary: Iterable[str], cutoff: float = 0.84) ->
     return matches[0] if matches else None
 
 
+_UNION_RE = re.compile(
+    r"\b(incl|including|includes|plus|as well as|also|along with|together with)\b", re.IGNORECASE
+)
+_CLAUSE_BOUNDARIES = frozenset({"and", "but", "or", "that", "which", "while", "where"})
+
+
+# Words that may stand between a negation and the status it negates ("never got moved to completed",
+# "not counting the stable ones"); any other word ends its reach ("not declared, resolved").
+_NEGATION_BRIDGES = frozenset(
+    """got get gotten been be being yet moved to counting including the ones any marked set as has have had
+    ever really fully them it its those these that are is care about already even still in into""".split()
+)
+
+
+def _clause_before(words: Sequence[str], index: int, reach: int = 6) -> list[str]:
+    """Returns the words before `words[index]` a negation can reach it across: up to `reach`, negations and
+    bridges only ("never got moved to" -> completed), stopping at any other word."""
+    before: list[str] = []
+    for word in reversed(words[max(0, index - reach) : index]):
+        if word in _NEGATIONS:
+            before.append(word)
+            continue
+        if word in _CLAUSE_BOUNDARIES or word not in _NEGATION_BRIDGES:
+            break
+        before.append(word)
+    return before
+
+
 def find_status_filter(text: str) -> list[str]:
     """Returns the status filter a question asks for, as `query_incidents` takes it.
 
@@ -217,10 +252,10 @@ def find_status_filter(text: str) -> list[str]:
                 found.append("ongoing")
             elif close is not None:
                 status = _STATUS_FILTER_WORDS[close]
-        # "not resolved", "nobody has closed", "closed yet?" (asked of what is still open).
-        negated = bool(_NEGATIONS & set(words[max(0, index - 2) : index])) or words[
-            index + 1 : index + 2
-        ] == ["yet"]
+        # "not resolved", "nobody has closed", "never got moved to completed", "closed yet?".
+        negated = bool(_NEGATIONS & set(_clause_before(words, index))) or words[index + 1 : index + 2] == [
+            "yet"
+        ]
         if status is not None and negated:
             # "resolved but not completed": a negated status is left out; "not yet resolved" is ongoing.
             status, found = None, [*found, "ongoing"] if status is Status.resolved else found
@@ -230,8 +265,10 @@ def find_status_filter(text: str) -> list[str]:
     if not named and (found or _ONGOING_FILTER_RE.search(text)):
         return ["ongoing"]
     closed = {Status.resolved.value, Status.completed.value}
-    if named and set(named) & closed and ("ongoing" in found or _EXPLICIT_ONGOING_RE.search(text)):
-        # "resolved or still open" adds the open ones; "stable but still open" is only stable.
+    widening = set(named) & closed or _UNION_RE.search(text)
+    if named and widening and ("ongoing" in found or _EXPLICIT_ONGOING_RE.search(text)):
+        # "resolved or still open", "open incl. the mitigated ones" add the open ones; "stable but still
+        # open" is only stable.
         named.append("ongoing")
     return list(dict.fromkeys(named))
 
@@ -576,7 +613,11 @@ _MONTHS = [
 _IN_MONTH_RE = re.compile(
     rf"\b(?:in|during|from)\s+({'|'.join(_MONTHS)}|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b(?!\s+\d)"
 )
-_QUARTER_RE = re.compile(r"\b(?:in|during)\s+q([1-4])\b|\b(?:last|previous|prev)\s+quarter\b")
+_QUARTER_RE = re.compile(r"\b(?:(?:in|during|for)\s+)?q([1-4])\b|\b(?:last|previous|prev)\s+quarter\b")
+_SINCE_MONTH_START_RE = re.compile(
+    r"\b(?:since|from) (?:the )?(?:start|beginning) of (january|february|march|april|may|june|july|august|"
+    r"september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b"
+)
 _SINCE_ORDINAL_RE = re.compile(r"\bsince (?:the )?([1-9]|[12]\d|3[01])(?:st|nd|rd|th)\b(?!\s+of\b)")
 _MONTH_WORD_RE = re.compile(r"\b(?:in|during|from)\s+([a-z]{4,10})\b(?!\s+\d)")
 
@@ -627,6 +668,11 @@ def _calendar_window(lowered: str, now: datetime) -> TimeWindow | None:
             start = start.replace(month=3 * ((start.month - 1) // 3) + 1)
         end = datetime(start.year + (start.month + 2) // 12, (start.month + 2) % 12 + 1, 1, tzinfo=UTC)
         return TimeWindow(start, min(now, end), match.group(0))
+    match = _SINCE_MONTH_START_RE.search(lowered)
+    if match:
+        month = next(i for i, name in enumerate(_MONTHS, start=1) if name.startswith(match.group(1)[:3]))
+        year = now.year if month <= now.month else now.year - 1
+        return TimeWindow(datetime(year, month, 1, tzinfo=UTC), now, match.group(0))
     match = _SINCE_ORDINAL_RE.search(lowered)
     if match:
         # "since the 3rd": the most recent 3rd of a month, today included.

@@ -24,6 +24,13 @@ from tools._common import (
     tool_reply,
 )
 
+CLOSEST_FLOOR = 0.25
+"""Similarity down to which the closest incidents are still shown, as weak matches, when none clears the
+search's own floor (unrelated incident documents score 0.13-0.38 against each other)."""
+
+CLOSEST_LIMIT = 3
+"""How many weak matches are shown at most."""
+
 
 class RelatedIncidentsArgs(BaseModel):
     """Arguments of `related_incidents`."""
@@ -52,7 +59,8 @@ def related_incidents(
     Without a time frame it looks at incidents active in the past 2 hours (is something else going on
     now?); with one, at active and resolved incidents in that frame. About a resolved incident, or for a
     description that matches nothing active now, it searches the whole history (`mode: "history"`;
-    `widened_from` names the window that was empty). The incident compared with is excluded.
+    `widened_from` names the window that was empty). When nothing in the past matches well, the closest
+    few are returned with `closest: true`: say they are weak matches. The incident compared with is excluded.
 
     Args:
         incident: The incident to compare with; defaults to the incident in focus.
@@ -81,16 +89,17 @@ def related_incidents(
             # "Similar ones?" about a past incident means across history, not what is burning now.
             mode, window = "history", TimeWindow(ALL_TIME_START, now, "all time")
 
-        def search(within: TimeWindow) -> list[Any]:
+        def search(within: TimeWindow, **options: Any) -> list[Any]:
             criteria = service.IncidentFilter(since=within.since, until=within.until, overlapping=True)
             return search_incidents(
                 db_session,
                 index_for(context),
                 query=text,
                 criteria=criteria,
-                limit=limit,
+                limit=options.pop("limit", limit),
                 exclude_ids=frozenset({focus.id}) if focus else frozenset(),
                 whole_incident=whole_incident,
+                **options,
             )
 
         hits = search(window)
@@ -101,6 +110,12 @@ def related_incidents(
             widened_from, mode = window.label, "history"
             window = TimeWindow(ALL_TIME_START, now, "all time")
             hits = search(window)
+        closest = False
+        if not hits and mode != "active_recently" and not whole_incident:
+            # A description of the past that clears no bar still has nearest incidents: show the few
+            # closest, said to be weak matches, rather than a "none" no search can prove.
+            hits = search(window, min_similarity=CLOSEST_FLOOR, limit=min(limit, CLOSEST_LIMIT))
+            closest = bool(hits)
         found = {
             i.id: i
             for i in service.get_many(db_session=db_session, incident_ids=[h.incident_id for h in hits])
@@ -122,4 +137,6 @@ def related_incidents(
     }
     if widened_from is not None:
         payload["widened_from"] = widened_from
+    if closest:
+        payload["closest"] = True
     return tool_reply(runtime, payload)

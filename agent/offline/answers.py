@@ -23,6 +23,7 @@ from prompts.offline import (
     ANSWER_APPLIED_STATUS,
     ANSWER_BEST_MATCH,
     ANSWER_CHANNEL,
+    ANSWER_CLOSEST_HEADER,
     ANSWER_COMMANDER,
     ANSWER_COUNT,
     ANSWER_DECLARED,
@@ -229,7 +230,9 @@ def answer_related(args: dict[str, Any], result: dict[str, Any]) -> str:
         if not matches:
             answer = ANSWER_NO_SEARCH_MATCH.format(query=query, where=where)
             return answer + (" " + ANSWER_SUGGEST_DECLARE if recently else "")
-        header = ANSWER_SEARCH_HEADER.format(query=query, where=where)
+        header = (ANSWER_CLOSEST_HEADER if result.get("closest") else ANSWER_SEARCH_HEADER).format(
+            query=query, where=where
+        )
     else:
         if not matches:
             return ANSWER_NO_RELATED.format(where=where)

@@ -57,9 +57,15 @@ _WORD_RE = re.compile(r"[A-Za-z0-9][\w.'-]*")
 _BARE_REF_RE = re.compile(
     r"(?<![\w#.:/,-])(?<!\bsev )(?<!\bseverity )(?<!\bp)(\d{1,6})(?![\w.:/%,-]|\s*(?:incidents?|outages?|sevs?|hours?|"
     r"hrs?|days?|minutes?|mins?|weeks?|wks?|months?|years?|errors?|customers?|users?|ms|s|k|am|pm|times?|"
-    r"people|orders|requests|tickets|messages|of (?:them|those))\b)",
+    r"people|orders|requests|tickets|messages|msgs|comments|replies|pages|alerts|pings|of (?:them|those))\b)",
     re.IGNORECASE,
 )
+_RATIO_AFTER_RE = re.compile(r"\s*(?:in|of|out of|/)\s*\d", re.IGNORECASE)
+_STATUS_CODE_BEFORE_RE = re.compile(
+    r"\b(?:an?|got|get|gets|getting|returning|returns|returned|throwing|throws|with|http|status|code|seeing|see)\s*$",
+    re.IGNORECASE,
+)
+_STATUS_CODE_AFTER_RE = re.compile(r"\s*(?:errors?|responses?|codes?|status|on|from|when)\b", re.IGNORECASE)
 _NOT_A_REF_BEFORE_RE = re.compile(
     r"\b(?:last|past|top|first|over|under|than|within|about|around|least|most|sev|severity|to|the|since)\s*$",
     re.IGNORECASE,
@@ -339,7 +345,10 @@ class Signals:
     literal: str | None = None
     """Text to find as written: a quoted phrase or an identifier like an error code or a host name."""
     residue: list[str] = field(default_factory=list)
-    """Words that are none of the above nor filler: the question's topic, if it has one."""
+    """Words that are none of the above nor filler: the question's topic, if it has one. Over a store,
+    only the words some incident title holds are kept (`OfflineChatModel`)."""
+    described: list[str] = field(default_factory=list)
+    """Every such word, kept or not: whether the question describes something at all."""
 
 
 def read_signals(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signals:
@@ -348,6 +357,7 @@ def read_signals(text: str, *, now: datetime, services: Sequence[ServiceName]) -
     # "ever" and "on record" restrict nothing; they ask to look over the whole history.
     all_time = window is not None and window.since <= ALL_TIME_START
     time_frame = None if window is None or all_time else window.label
+    residue = _residue(text, time_frame=window.label if window else None, services=services)
     service_text = _SEARCH_VERB_RE.sub(" ", text)
     found_services = find_services_fuzzy(service_text, services)
     return Signals(
@@ -364,7 +374,8 @@ def read_signals(text: str, *, now: datetime, services: Sequence[ServiceName]) -
         counting=bool(_COUNT_RE.search(text)),
         history=all_time or bool(_HISTORY_RE.search(text)),
         literal=_literal(text),
-        residue=_residue(text, time_frame=window.label if window else None, services=services),
+        residue=residue,
+        described=residue,
     )
 
 
@@ -375,8 +386,13 @@ def _bare_refs(text: str) -> list[int]:
     found = []
     for match in _BARE_REF_RE.finditer(text):
         number = int(match.group(1))
-        if 1900 <= number <= 2100 or _NOT_A_REF_BEFORE_RE.search(text[: match.start()]):
+        before, after = text[: match.start()], text[match.end() :]
+        if 1900 <= number <= 2100 or _NOT_A_REF_BEFORE_RE.search(before) or _RATIO_AFTER_RE.match(after):
             continue
+        if 400 <= number <= 599 and (
+            _STATUS_CODE_BEFORE_RE.search(before) or _STATUS_CODE_AFTER_RE.match(after)
+        ):
+            continue  # "get a 403 when they submit": an HTTP status, not incident-403
         found.append(number)
     return list(dict.fromkeys(found))
 
@@ -411,7 +427,15 @@ def _literal(text: str) -> str | None:
     """Returns a quoted phrase, or an identifier such as `ERR_PAYMENT_DECLINED_4012` or `db-primary-03.us-east-1`."""
     quoted = _QUOTED_RE.search(text)
     if quoted:
-        return quoted.group(1) or quoted.group(2)
+        phrase = quoted.group(1) or quoted.group(2)
+        # "the ones sitting at 'unknown'" quotes a value the filters read, not text to look for.
+        if not (
+            find_severities(phrase)
+            or find_status(phrase)
+            or _is_severity_word(phrase.strip().lower())
+            or phrase.strip().lower() == "unknown"
+        ):
+            return phrase
     for token in text.split():
         word = token.strip("\"'“”‘’?!,;:()[]")
         if len(word) < 8 or not re.search(r"\d", word) or find_incident_refs(word):
@@ -431,6 +455,16 @@ def _remove_phrase(text: str, phrase: str | None) -> str:
 
 
 def _residue(text: str, *, time_frame: str | None, services: Sequence[ServiceName]) -> list[str]:
+    named = set(find_services_fuzzy(text, services))
+    # "has the app had incidents? mobile folks ask": "mobile" is part of the service the question names.
+    service_words = {
+        word
+        for service in services
+        if service.name in named
+        for spelling in service.spellings()
+        for word in re.split(r"[\s\-_]+", spelling)
+        if len(word) > 2
+    }
     remaining = remove_services(_remove_phrase(text, time_frame), services)
     remaining = _SEVERITY_WORD_RE.sub(" ", remaining)
     remaining = re.sub(r"(?:\bincident[\s\-_#]*|\binc[\s\-_#]*|#)\d+\b", " ", remaining, flags=re.IGNORECASE)
@@ -439,7 +473,7 @@ def _residue(text: str, *, time_frame: str | None, services: Sequence[ServiceNam
         lowered = word.lower().strip("'.-")
         if not lowered or lowered in FILLER_WORDS or lowered.isdigit() or len(lowered) < 2:
             continue
-        if find_services_fuzzy(lowered, services):
+        if find_services_fuzzy(lowered, services) or lowered in service_words:
             continue
         if find_status_filter(lowered) or find_severities(lowered) or _is_severity_word(lowered):
             continue

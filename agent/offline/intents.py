@@ -23,8 +23,8 @@ import numpy as np
 from agent.lexicon import ASPECT_PHRASES, POSTMORTEM_PHRASES, Aspect, asked_aspects
 from agent.offline.arguments import (
     Signals,
-    mask_entities,
     has_query_filters,
+    mask_entities,
     names_incident,
     target_severity,
     target_status,
@@ -166,7 +166,7 @@ _QUERY_GUARD_RE = re.compile(
 )
 _DECLARE_RE = re.compile(
     r"\bdeclare\b|\b(need|want|let'?s (get|have)|spin up|open|start|create|raise)\s+(up\s+)?(an?|new|another)\s+"
-    r"(new\s+)?incident\b[^\"“]{0,12}[\"“]|\b(open|raise|start|create|file|log|kick off|spin up|trigger)\s+(up\s+)?(a|an|new|another)\s+"
+    r"(new\s+)?incident\b[^\"“]{0,40}[\"“]|\b(open|raise|start|create|file|log|kick off|spin up|trigger)\s+(up\s+)?(a|an|new|another)\s+"
     r"(new\s+)?((sev|severity)[\s-]?[1-5]\s+)?(incident|sev[\s-]?[1-5]|outage)\b(?![\s#-]*\d)"
 )
 _CHANGE_VERB_RE = re.compile(
@@ -174,14 +174,17 @@ _CHANGE_VERB_RE = re.compile(
     r"reclassify|drop|adjust|reduce|increase|flip|put|transition|flag|bring)\b"
 )
 _STATUS_VERB_START_RE = re.compile(
-    r"^(please |pls |can you |could you |let'?s |go ahead and |ok |okay )?"
+    r"(^|\b(go ahead and|please|pls|can you|could you|let'?s|ok|okay|so|then)\s+)"
     r"(resolve|close|reopen|re-open|mitigate|stabili[sz]e|complete)\b"
 )
 _STATUS_STATEMENT_RE = re.compile(
     r"\b(we're|we are|it's|it is|this is|incident is|we've|we have)( now| been| fully)* "
     r"(stable|stabili[sz]ed|mitigated|resolved|fixed)\b.*\b(now|mark|set|update)\b"
 )
-_SEVERITY_STATEMENT_RE = re.compile(r"\b(it|this|that)('s| is) (now |actually |really )?(a |an )?sev")
+_SEVERITY_STATEMENT_RE = re.compile(
+    r"\b(it|this|that|this one)('s| is) (now |actually |really |definitely )?(a |an )?sev"
+    r"|\b(should|needs to|must|has to|ought to) be (a |an )?(sev|severity)"
+)
 _OUT_OF_SCOPE_RE = re.compile(
     r"\b(weather|jokes?|poems?|haiku|songs?|limerick|lyrics|recipe|capital of|meaning of life|translate|"
     r"translation|stock price|bitcoin|crypto|horoscope|movies?|football|soccer|basketball|girlfriend|"
@@ -235,7 +238,9 @@ _SYMPTOM_RE = re.compile(
     r"\b(unable|can'?t|cannot|couldn'?t|won'?t|wont|not (working|loading|responding|available|going through)|"
     r"fail\w*|errors?|erroring|5xx|4xx|50[0-4]s?|down|broken|breaking|slow|sluggish|timeouts?|timing out|"
     r"timed out|latency|lagg\w*|declin\w+|degraded|spik\w+|elevated|stuck|missing|unavailable|unreachable|"
-    r"crash\w*|hanging|outage|blank|wrong|having (problems|issues|trouble)|(problems?|issues?|trouble) with)\b"
+    r"crash\w*|hanging|outage|blank|wrong|having (problems|issues|trouble)|(problems?|issues?|trouble) with|"
+    r"late|delayed|behind|backed up|stale|flaky|flapping|intermittent\w*|dropp\w+|throttl\w+|rejected|"
+    r"bounc\w+|loop\w*|hung|freez\w+|frozen|garbled|corrupt\w*|duplicat\w+|leak\w*|saturat\w+|exhaust\w+)\b"
 )
 _DETAIL_WORDS_RE = re.compile(
     r"\b(status|details?|commander|who|when|impact|severity|services?|channel|responders?|tell me about|"
@@ -348,6 +353,9 @@ def _search_rule(signals: Signals, lowered: str) -> tuple[Intent, str] | None:
     if symptom and not subject:
         return Intent.query, "symptom without a subject"
     if asks_many or (signals.time_frame and not names_incident(signals)):
+        if signals.severities or signals.status_filter:
+            # Severity and status are what a list is about; other words only narrow it (`text`).
+            return Intent.query, "filters"
         return (Intent.topic, "topic words") if signals.residue else (Intent.query, "filters")
     if signals.this_incident and _DETAIL_WORDS_RE.search(lowered):
         return Intent.details, "this incident"

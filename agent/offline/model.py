@@ -124,7 +124,11 @@ class OfflineChatModel(BaseChatModel):
         text = correct_typos(conversation.question)
         signals = read_signals(text, now=conversation.reference_now, services=self._vocabulary())
         if self.services is None:
-            signals = replace(signals, residue=topical_words(signals.residue))
+            signals = replace(
+                signals,
+                residue=topical_words(signals.residue),
+                bare_refs=existing_incidents(signals.bare_refs),
+            )
         previous_tool = conversation.previous_tool()
         decided = classify(signals, previous_tool=previous_tool, classifier=self.classifier)
         intent = decided.intent
@@ -193,7 +197,16 @@ class OfflineChatModel(BaseChatModel):
             ]
         if intent is Intent.related:
             if resolve_incident(signals, conversation) is None:
-                return ANSWER_NEED_INCIDENT
+                # "seen this before?" with no incident in focus: "this" is what the question describes.
+                described = symptom_text(signals) if (signals.described or signals.services) else None
+                if not described:
+                    return ANSWER_NEED_INCIDENT
+                return [
+                    (
+                        "related_incidents",
+                        related_arguments(signals, conversation, query=described, history=True),
+                    )
+                ]
             arguments = related_arguments(signals, conversation, query=None, history=signals.history)
             return [("related_incidents", arguments)]
         if intent is Intent.declare:
@@ -201,7 +214,9 @@ class OfflineChatModel(BaseChatModel):
             return ANSWER_NEED_TITLE if declared is None else [("declare", declared)]
         if intent in _ONE_INCIDENT_INTENTS:
             search = _search_terms(signals)
-            if not names_incident(signals) and search:
+            unresolved = names_incident(signals) and resolve_incident(signals, conversation) is None
+            if (not names_incident(signals) or unresolved) and search:
+                # Nothing named, or an "it" with nothing to point at: the words describe the incident.
                 listed = described_incident(search, conversation)
                 if listed is not None:
                     # "the billing-db failover one" among the incidents just listed.
@@ -285,13 +300,26 @@ def _services_of_store(database_url: str) -> tuple[ServiceName, ...]:
         return tuple(service.service_vocabulary(db_session=db_session))
 
 
-@lru_cache(maxsize=4096)
-def _incidents_mentioning(database_url: str, word: str) -> int:
-    from agent.db import engine_for, session_scope  # noqa: PLC0415 - only when a graph runs over a store
-    from agent.search.keyword import incident_term_counts  # noqa: PLC0415
+_SEEN_IN_STORE: set[tuple[str, str]] = set()
+"""(database url, "title:<word>" or "incident:<n>") found in the store; a store only gains incidents, so a
+hit stays true, while a miss is asked again (the word or incident may arrive later)."""
 
+
+def _in_store(database_url: str, key: str) -> bool:
+    if (database_url, key) in _SEEN_IN_STORE:
+        return True
+    from agent.db import engine_for, session_scope  # noqa: PLC0415 - only when a graph runs over a store
+    from agent.search.keyword import title_term_counts  # noqa: PLC0415
+
+    kind, value = key.split(":", 1)
     with session_scope(engine_for(database_url)) as db_session:
-        return incident_term_counts(db_session, [word]).get(word.lower(), 0)
+        if kind == "title":
+            found = title_term_counts(db_session, [value]).get(value, 0) > 0
+        else:
+            found = bool(service.get_many(db_session=db_session, incident_ids=[int(value)]))
+    if found:
+        _SEEN_IN_STORE.add((database_url, key))
+    return found
 
 
 def _runtime_database_url() -> str | None:
@@ -306,6 +334,15 @@ def _runtime_database_url() -> str | None:
     return str(url) if url else None
 
 
+def existing_incidents(numbers: Sequence[int]) -> list[int]:
+    """Returns the bare numbers of a question that are incidents of the store ("what caused 498?"); a
+    number no incident has is something else. Outside a graph run every number is kept."""
+    url = _runtime_database_url()
+    if url is None:
+        return list(numbers)
+    return [number for number in numbers if _in_store(url, f"incident:{number}")]
+
+
 def runtime_services() -> tuple[ServiceName, ...]:
     """Returns the service vocabulary of the store of the running graph; none outside a graph run."""
     url = _runtime_database_url()
@@ -313,12 +350,12 @@ def runtime_services() -> tuple[ServiceName, ...]:
 
 
 def topical_words(words: Sequence[str]) -> list[str]:
-    """Returns the words the store's incidents mention: a question's topic, as opposed to its chatter.
+    """Returns the words some incident's title holds: a question's topic, as opposed to its chatter.
 
-    "how many are sitting in stable?" leaves "sitting", which no incident mentions: it restricts nothing.
+    "how many are sitting in stable?" leaves "sitting", which no title holds: it restricts nothing.
     Outside a graph run there is no store, and every word is kept.
     """
     url = _runtime_database_url()
     if url is None:
         return list(words)
-    return [word for word in words if _incidents_mentioning(url, word.lower()) > 0]
+    return [word for word in words if _in_store(url, f"title:{word.lower()}")]

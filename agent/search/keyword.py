@@ -162,15 +162,52 @@ def keyword_search(
     return hits
 
 
-def incident_term_counts(db_session: Session, terms: Sequence[str]) -> dict[str, int]:
-    """Returns how many incidents mention each term in their own fields (title, summary, impact, root
-    cause, remediation), counted by the full-text index up to `MAX_TERM_ROWS + 1`."""
+_SUFFIXES = ("ing", "ed", "es", "s", "y", "e")
+
+
+def _stem(word: str) -> str:
+    """Returns a word without a common English ending, when at least five letters are left."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 5:
+            return word[: -len(suffix)]
+    return word
+
+
+def title_term_counts(db_session: Session, terms: Sequence[str]) -> dict[str, int]:
+    """Returns how many incident titles mention each term (as a word), counted up to `MAX_TERM_ROWS + 1`.
+
+    Titles name what incidents are about, so a word some title holds can be a question's topic
+    ("ddos", "failover"), while chatter ("quick", "back", "review") is in none.
+    """
     wanted = [term for term in dict.fromkeys(t.lower() for t in terms) if _is_content(term)]
     if not wanted:
         return {}
-    backend: type[_Backend] = _Postgres if db_session.get_bind().dialect.name == "postgresql" else _SQLite
-    probe = backend.SOURCES[0][0]
-    params = _params(None, cap=MAX_TERM_ROWS + 1, **backend.term_params(wanted))
+    postgres = db_session.get_bind().dialect.name == "postgresql"
+    # A word is looked for by its stem as a prefix ("expire" finds "expired", "expiry"), single words only.
+    stems = {term: _stem(term) for term in wanted}
+    probe = (
+        "SELECT count(*) FROM (SELECT 1 FROM incidents WHERE to_tsvector('simple', "
+        "regexp_replace(title, '[-_./:@]+', ' ', 'g')) @@ to_tsquery('simple', :t{n}) LIMIT :cap) AS probe"
+        if postgres
+        else "SELECT count(*) FROM (SELECT 1 FROM incidents_fts WHERE incidents_fts MATCH "
+        "'title : ' || :t{n} LIMIT :cap)"
+    )
+    terms_sql = {
+        f"t{n}": (
+            " <-> ".join(
+                f"{part}:*" if stems[term] != term and part == stems[term] else part
+                for part in _TOKEN_RE.findall(stems[term])
+            )
+            if postgres
+            else " ".join(
+                f'"{part}"*' if stems[term] != term and part == stems[term] else f'"{part}"'
+                for part in _TOKEN_RE.findall(stems[term])
+            )
+        )
+        or '""'
+        for n, term in enumerate(wanted)
+    }
+    params = _params(None, cap=MAX_TERM_ROWS + 1, **terms_sql)
     probes = ", ".join(f"({probe.format(n=n)})" for n in range(len(wanted)))
     counts = _execute(db_session, f"SELECT {probes}", params).one()
     return dict(zip(wanted, (int(count) for count in counts), strict=True))
