@@ -19,6 +19,7 @@ class Aspect(StrEnum):
 
     root_cause = "root_cause"
     remediation = "remediation"
+    mitigation_time = "mitigated_after"
     duration = "duration"
     commander = "commander"
     responders = "responders"
@@ -46,6 +47,10 @@ ASPECT_PHRASES: dict[Aspect, str] = {
         r"what (was|were) (done|the fix|the mitigation)|the fix\b|fix for|how to fix|how (do|did) (we|they) fix|"
         r"what fixed"
     ),
+    Aspect.mitigation_time: (
+        r"(how long|time) (did it take |it took |to )?(us |them |we )?(to )?(mitigate|stabili[sz]e|get (it )?stable)"
+        r"|time to mitigat\w*|how (quickly|fast) (did )?(we |they )?(mitigate|stabili[sz]e)"
+    ),
     Aspect.duration: (
         r"how long|duration|how many (hours|minutes|days)|last(ed)? (for )?how long|time to (resolve|recover|fix)|"
         r"ttr|time to resolution|how quickly|how fast .* (fixed|resolved)"
@@ -60,10 +65,10 @@ ASPECT_PHRASES: dict[Aspect, str] = {
         r"(involved|on it|working)|who worked|who helped|who joined"
     ),
     Aspect.declared: (
-        r"when (did|was) (it|this|that|the incident|incident[\w-]*)? ?(start|begin|declared|opened|kick off|"
-        r"happen)|when (did|was) .* (start|declared|opened|begin)|what time did .* (start|begin)|start time"
+        r"when( \w+){0,2} (did|was|were) .{0,40}\b(start|started|begin|began|declared|opened|kick off|kicked off|"
+        r"happen|happened)|what time did .* (start|begin)|start time|how long ago"
     ),
-    Aspect.resolved: r"when (did|was) .* (resolved|fixed|closed|end|over|recover)|when did it end",
+    Aspect.resolved: r"when( \w+){0,2} (did|was|were) .{0,40}\b(resolved|fixed|closed|end|ended|over|recover\w*)",
     Aspect.severity: r"what sev\b|what severity|which sev|which severity|how (bad|severe)|sev level|severity level",
     Aspect.status: r"what(?:'s| is) the status|status of|still (open|active|going|ongoing)\?|is it (resolved|fixed|over)",
     Aspect.services: r"which services|what services|services (were )?(affected|impacted|hit)|what (did it|was) (hit|affected)",
@@ -92,5 +97,9 @@ DECLARE_REQUEST_PHRASES = (
 
 
 def asked_aspects(text: str) -> tuple[Aspect, ...]:
-    """Returns the attributes of one incident a question asks for, in the lexicon's order."""
-    return tuple(aspect for aspect, pattern in _ASPECT_RES.items() if pattern.search(text))
+    """Returns the attributes of one incident a question asks for, in the lexicon's order; the time to
+    mitigate is asked instead of the duration, not beside it."""
+    found = tuple(aspect for aspect, pattern in _ASPECT_RES.items() if pattern.search(text))
+    if Aspect.mitigation_time in found:
+        return tuple(aspect for aspect in found if aspect is not Aspect.duration)
+    return found

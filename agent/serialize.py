@@ -106,6 +106,9 @@ def incident_detail(
         "duration": duration_text(incident.resolved_at - incident.declared_at)
         if incident.resolved_at
         else None,
+        "mitigated_after": duration_text(incident.stable_at - incident.declared_at)
+        if incident.stable_at
+        else None,
         "message_count": message_count,
         "timeline_excerpt": timeline_excerpt(timeline),
     }

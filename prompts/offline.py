@@ -328,6 +328,7 @@ ANSWER_NO_RELATED = "I found no related incidents ({where})."
 ANSWER_WIDENED = "Nothing {window} matches, so I searched the whole history."
 """Opens a search answered from all history after the 2-hour window of active incidents was empty."""
 ANSWER_BEST_MATCH = "Best match: {incident}."
+ANSWER_OTHER_MATCHES = "Other matches:"
 """Opens an answer about the best search match; {incident}: a formatted incident line."""
 # One incident from `get_incident`: {id}, {title}, {text}.
 ANSWER_ROOT_CAUSE = "The root cause of {id} ({title}): {text}"
@@ -337,6 +338,11 @@ ANSWER_REMEDIATION_UNKNOWN = "No remediation actions were recorded for {id}."
 # One attribute of an incident from `get_incident` ({declared}, {resolved}: formatted times).
 ANSWER_DURATION = "{id} lasted {duration}: declared {declared}, resolved {resolved}."
 ANSWER_STILL_OPEN = "{id} is still {status}: declared {declared}, not resolved yet."
+ANSWER_OPEN_FOR = "{id} has been open for {duration} so far (declared {declared}); it is {status}."
+ANSWER_MITIGATED_AFTER = (
+    "{id} was mitigated {duration} after it was declared (declared {declared}, stable {stable})."
+)
+ANSWER_NOT_MITIGATED = "{id} has not been mitigated yet; it is {status}."
 ANSWER_COMMANDER = "The incident commander of {id} is {name}."
 ANSWER_NO_COMMANDER = "No incident commander is recorded for {id}."
 ANSWER_RESPONDERS = "Involved in {id}: {names}."

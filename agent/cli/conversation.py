@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import sys
 import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from agent.cli.common import ModelOption, NowOption, console, err_console, parse_now
+from agent.cli.common import ModelOption, NowOption, err_console, parse_now
 
 if TYPE_CHECKING:
     from agent.runner import AgentReply, AgentRunner, PendingConfirmation
@@ -91,7 +92,9 @@ def ask(
         typer.echo(json.dumps(reply.to_dict(), ensure_ascii=False))
     else:
         typer.echo(reply.answer)
-        console.print(f"[dim]{escape(reply.interpretation.line())}[/dim]", highlight=False)
+        # On stderr, so the answer alone stays on stdout for scripts; a terminal shows both.
+        sys.stdout.flush()
+        err_console.print(f"[dim]{escape(reply.interpretation.line())}[/dim]", highlight=False)
 
 
 def chat(

@@ -30,12 +30,16 @@ from prompts.offline import (
     ANSWER_DURATION,
     ANSWER_IMPACT,
     ANSWER_LIST_HEADER,
+    ANSWER_MITIGATED_AFTER,
     ANSWER_NO_COMMANDER,
     ANSWER_NO_IMPACT,
     ANSWER_NO_MATCHES,
     ANSWER_NO_RELATED,
     ANSWER_NO_SEARCH_MATCH,
     ANSWER_NOT_APPLIED,
+    ANSWER_NOT_MITIGATED,
+    ANSWER_OPEN_FOR,
+    ANSWER_OTHER_MATCHES,
     ANSWER_POSTMORTEM,
     ANSWER_POSTMORTEM_SAVED,
     ANSWER_RELATED_HEADER,
@@ -55,6 +59,9 @@ from prompts.offline import (
     ANSWER_UNREADABLE_RESULT,
     ANSWER_WIDENED,
 )
+
+OTHER_MATCHES = 3
+"""Runners-up named under an answer about the best search match."""
 
 _PRESENT_STATUSES = frozenset({"ongoing", "active", "stable"})
 
@@ -278,7 +285,20 @@ def _attribute(aspect: Aspect, incident_id: str, result: dict[str, Any]) -> str:
                 declared=declared,
                 resolved=format_time(result.get("resolved_at")),
             )
+        if result.get("open_for"):
+            return ANSWER_OPEN_FOR.format(
+                id=incident_id, duration=result["open_for"], status=result.get("status"), declared=declared
+            )
         return ANSWER_STILL_OPEN.format(id=incident_id, status=result.get("status"), declared=declared)
+    if aspect is Aspect.mitigation_time:
+        if result.get("mitigated_after"):
+            return ANSWER_MITIGATED_AFTER.format(
+                id=incident_id,
+                duration=result["mitigated_after"],
+                declared=declared,
+                stable=format_time(result.get("stable_at")),
+            )
+        return ANSWER_NOT_MITIGATED.format(id=incident_id, status=result.get("status"))
     if aspect is Aspect.commander:
         commander = result.get("commander")
         return (
@@ -399,5 +419,15 @@ def write_answer(question: str, outcomes: Sequence[ToolOutcome], aspects: Sequen
         and not outcomes[1].result.get("error")
     ):
         best = ANSWER_BEST_MATCH.format(incident=format_incident(outcomes[1].result))
-        return f"{best}\n{answer_outcome(question, outcomes[1], aspects)}"
+        answer = f"{best}\n{answer_outcome(question, outcomes[1], aspects)}"
+        searched = outcomes[0].result or {}
+        others = [
+            r
+            for r in searched.get("results") or []
+            if isinstance(r, dict) and r.get("id") != outcomes[1].result.get("id")
+        ][:OTHER_MATCHES]
+        if others:
+            # The best match may not be the one meant ("which incident was that?"): name the runners-up.
+            answer += "\n" + ANSWER_OTHER_MATCHES + "\n" + "\n".join(_with_reasons(r) for r in others)
+        return answer
     return "\n\n".join(answer_outcome(question, outcome, aspects) for outcome in outcomes)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,7 +67,7 @@ _STATUS_CODE_BEFORE_RE = re.compile(
 )
 _STATUS_CODE_AFTER_RE = re.compile(r"\s*(?:errors?|responses?|codes?|status|on|from|when)\b", re.IGNORECASE)
 _NOT_A_REF_BEFORE_RE = re.compile(
-    r"\b(?:last|past|top|first|over|under|than|within|about|around|least|most|sev|severity|to|the|since)\s*$",
+    r"\b(?:last|past|top|first|over|under|than|within|least|most|sev|severity|to|the|since|every|each)\s*$",
     re.IGNORECASE,
 )
 _SEVERITY_WORD_RE = re.compile(r"\b(?:sev(?:erity)?|s)[\s\-_:]*[1-5](?:s|'s)?\b", re.IGNORECASE)
@@ -351,8 +351,31 @@ class Signals:
     """Every such word, kept or not: whether the question describes something at all."""
 
 
+# A sentence that comments on the question rather than asking it ("feels like everything is on fire today",
+# "need it for the weekly ops email"): its words restrict nothing.
+_ASIDE_RE = re.compile(
+    r"^\s*(?:feels? like|seems like|looks like|i think|i guess|i feel|fwiw|btw|asking for|need (?:it|this) "
+    r"for|for the|just curious|no rush|sorry|thanks|ty|cheers|mobile folks|support wants|the friend)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[?!.;])\s+|\s+[—–]\s+|\s+-\s+|\(|\)")
+
+
+def without_asides(text: str) -> str:
+    """Returns the question without its asides, or the whole text when nothing else would be left."""
+    parts = [part for part in _SENTENCE_SPLIT_RE.split(text) if part and part.strip()]
+    kept = [part for part in parts if not _ASIDE_RE.match(part)]
+    return " ".join(kept) if kept and len(kept) < len(parts) else text
+
+
 def read_signals(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signals:
-    """Returns the values a question names."""
+    """Returns the values a question names (in its asking sentences; asides restrict nothing)."""
+    asked = without_asides(text)
+    signals = _read(asked, now=now, services=services)
+    return signals if asked == text else replace(signals, text=text)
+
+
+def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signals:
     window = parse_time_window(text, now)
     # "ever" and "on record" restrict nothing; they ask to look over the whole history.
     all_time = window is not None and window.since <= ALL_TIME_START
@@ -525,6 +548,9 @@ def query_arguments(signals: Signals, *, follow_up_of: dict[str, Any] | None = N
         "time_frame": signals.time_frame,
         "text": text or None,
     }
+    if found["status"] == [Status.resolved.value] and signals.time_frame:
+        # "what got resolved in October": every incident resolved then, completed since or not.
+        found["status"] = [Status.resolved.value, Status.completed.value]
     merged = {key: value for key, value in (follow_up_of or {}).items() if key in QUERY_FILTER_KEYS and value}
     merged.update({key: value for key, value in found.items() if value})
     return {key: merged[key] for key in QUERY_FILTER_KEYS if key in merged}
@@ -594,6 +620,22 @@ def related_arguments(
     return arguments
 
 
+def _describing_words(item: dict[str, Any]) -> set[str]:
+    """Returns the lower-case words of a listed incident's title and services."""
+    text = f"{item.get('title', '')} {' '.join(str(s) for s in item.get('services') or [])}"
+    return {word.lower() for word in _WORD_RE.findall(text)}
+
+
+def _shared_words(wanted: set[str], words: set[str]) -> int:
+    """Returns how many wanted words a title holds, a shortening counting too ("cert" for "certificate")."""
+    return sum(
+        1
+        for w in wanted
+        if w in words
+        or (len(w) >= 4 and any(t.startswith(w) or (len(t) >= 4 and w.startswith(t)) for t in words))
+    )
+
+
 def described_incident(description: str, conversation: Conversation) -> str | None:
     """Returns the incident of the latest listed results that a description fits ("the billing-db failover one").
 
@@ -616,13 +658,7 @@ def described_incident(description: str, conversation: Conversation) -> str | No
         if not listed:
             continue
         scored = sorted(
-            (
-                (
-                    len(wanted & {w.lower() for w in _WORD_RE.findall(str(item.get("title", "")))}),
-                    str(item["id"]),
-                )
-                for item in listed
-            ),
+            ((_shared_words(wanted, _describing_words(item)), str(item["id"])) for item in listed),
             reverse=True,
         )
         if scored[0][0] > 0 and (len(scored) == 1 or scored[0][0] > scored[1][0]):

@@ -219,7 +219,7 @@ _SUMMARY_RE = re.compile(
 _ROOT_CAUSE_RE = re.compile(rf"\b(?:{ASPECT_PHRASES[Aspect.root_cause]})\b")
 _REMEDIATION_RE = re.compile(rf"\b(?:{ASPECT_PHRASES[Aspect.remediation]})")
 _RELATED_RE = re.compile(
-    r"\b(related|similar|like this|like that|like it|same (issue|problem|thing|error|symptoms?|root cause)|"
+    r"\b(related|similar|tied (to|in|up with)|like this|like that|like it|same (issue|problem|thing|error|symptoms?|root cause)|"
     r"happened before|seen (this|that|it) before|dupes?|duplicates?|connected|linked|look ?alike|"
     r"resembl\w+)\b"
 )
@@ -239,7 +239,7 @@ _SYMPTOM_RE = re.compile(
     r"fail\w*|errors?|erroring|5xx|4xx|50[0-4]s?|down|broken|breaking|slow|sluggish|timeouts?|timing out|"
     r"timed out|latency|lagg\w*|declin\w+|degraded|spik\w+|elevated|stuck|missing|unavailable|unreachable|"
     r"crash\w*|hanging|outage|blank|wrong|having (problems|issues|trouble)|(problems?|issues?|trouble) with|"
-    r"late|delayed|behind|backed up|stale|flaky|flapping|intermittent\w*|dropp\w+|throttl\w+|rejected|"
+    r"not (being )?(delivered|sent|received|processed|updated|showing|syncing|arriving)|late|delayed|behind|backed up|stale|flaky|flapping|intermittent\w*|dropp\w+|throttl\w+|rejected|"
     r"bounc\w+|loop\w*|hung|freez\w+|frozen|garbled|corrupt\w*|duplicat\w+|leak\w*|saturat\w+|exhaust\w+)\b"
 )
 _DETAIL_WORDS_RE = re.compile(
@@ -283,7 +283,9 @@ def _change_rule(signals: Signals, lowered: str) -> Intent | None:
     return None
 
 
-def rule_intent(signals: Signals, *, previous_tool: str | None = None) -> tuple[Intent, str] | None:
+def rule_intent(
+    signals: Signals, *, previous_tool: str | None = None, has_focus: bool = False
+) -> tuple[Intent, str] | None:
     """Returns the intent the rules are sure of, with the rule's name, or None to ask the embeddings."""
     lowered = " ".join(signals.text.lower().split())
     if not lowered.strip(" ?!."):
@@ -322,8 +324,9 @@ def rule_intent(signals: Signals, *, previous_tool: str | None = None) -> tuple[
             if _ROOT_CAUSE_RE.search(lowered)
             else (Intent.remediation, "remediation")
         )
-    if asked_aspects(lowered) and names_incident(signals) and not plural:
-        # "how long did 498 last?", "who ran it?": one attribute of one incident.
+    in_focus = has_focus and not has_query_filters(signals)
+    if asked_aspects(lowered) and (names_incident(signals) or in_focus) and not plural:
+        # "how long did 498 last?", "who ran it?", "how long have we been at this?" in its channel.
         return Intent.details, "attribute"
     if _RELATED_RE.search(lowered):
         connector = re.search(r"\b(related|similar|linked|connected) to\b|\babout\b|\binvolving\b", lowered)
@@ -437,10 +440,17 @@ def get_classifier() -> SimilarityClassifier:
 
 
 def classify(
-    signals: Signals, *, previous_tool: str | None = None, classifier: SimilarityClassifier | None = None
+    signals: Signals,
+    *,
+    previous_tool: str | None = None,
+    classifier: SimilarityClassifier | None = None,
+    has_focus: bool = False,
 ) -> Classification:
-    """Returns the intent of a question: by rule when one is sure, else by the most similar example."""
-    rule = rule_intent(signals, previous_tool=previous_tool)
+    """Returns the intent of a question: by rule when one is sure, else by the examples nearest in meaning.
+
+    `has_focus`: the question is asked where an incident is in focus (its channel).
+    """
+    rule = rule_intent(signals, previous_tool=previous_tool, has_focus=has_focus)
     if rule is not None:
         return Classification(rule[0], "rule", 1.0, rule[1])
     intent, score, example = (classifier or get_classifier()).nearest(signals.text)
@@ -457,7 +467,7 @@ def classify(
         # A symptom search needs a described symptom; "what about payments?" asks for the list.
         intent = Intent.topic if signals.residue else Intent.query
     if (
-        intent in {Intent.root_cause, Intent.remediation, Intent.details}
+        intent in {Intent.root_cause, Intent.remediation, Intent.details, Intent.summary}
         and has_query_filters(signals)
         and not names_incident(signals)
     ):

@@ -25,7 +25,7 @@ from pydantic import ConfigDict
 
 from agent.incidents import service
 from agent.lexicon import Aspect, asked_aspects
-from agent.normalize import ServiceName
+from agent.normalize import ServiceName, find_incident_refs
 from agent.offline.answers import ToolOutcome, outcomes_of, write_answer
 from agent.offline.arguments import (
     ALL_TIME,
@@ -34,6 +34,7 @@ from agent.offline.arguments import (
     core_phrase,
     declare_arguments,
     described_incident,
+    has_query_filters,
     names_incident,
     postmortem_arguments,
     public_id,
@@ -69,6 +70,9 @@ _DIRECT_ANSWERS = {
 }
 _ONE_INCIDENT_INTENTS = frozenset({Intent.root_cause, Intent.remediation, Intent.details})
 _WRITE_INTENTS = frozenset({Intent.update_severity, Intent.set_status})
+_READ_INTENTS = frozenset(
+    {Intent.query, Intent.symptom, Intent.topic, Intent.root_cause, Intent.remediation, Intent.details}
+)
 _ASKS_RE = re.compile(r"\s*(what|which|how|is|are|who|when|does|did|any|anything)\b", re.IGNORECASE)
 
 
@@ -130,7 +134,12 @@ class OfflineChatModel(BaseChatModel):
                 bare_refs=existing_incidents(signals.bare_refs),
             )
         previous_tool = conversation.previous_tool()
-        decided = classify(signals, previous_tool=previous_tool, classifier=self.classifier)
+        decided = classify(
+            signals,
+            previous_tool=previous_tool,
+            classifier=self.classifier,
+            has_focus=conversation.focus is not None,
+        )
         intent = decided.intent
         if decided.source == "similarity" and intent in _WRITE_INTENTS and _ASKS_RE.match(text):
             # "what severity is this?" resembles a change but asks about the incident; "which ones are
@@ -172,6 +181,11 @@ class OfflineChatModel(BaseChatModel):
         """Returns the tool calls a new question needs, or a direct answer."""
         if intent in _DIRECT_ANSWERS:
             return _DIRECT_ANSWERS[intent]
+        if intent in _READ_INTENTS and not names_incident(signals) and asked_aspects(signals.text):
+            listed = described_incident(signals.text, conversation)
+            if listed is not None:
+                # "who's running the payflow one?" right after a list: that incident's attribute.
+                return [("get_incident", {"incident": listed})]
         if intent is Intent.query:
             follow_up = conversation.previous_tool() == "query_incidents" and FOLLOW_UP_RE.search(
                 signals.text.lower()
@@ -225,6 +239,9 @@ class OfflineChatModel(BaseChatModel):
                 return [
                     ("related_incidents", {"query": search, "time_frame": signals.time_frame or ALL_TIME})
                 ]
+            if resolve_incident(signals, conversation) is None and has_query_filters(signals):
+                # "what broke yesterday and is it fixed yet?": the incidents of that window, with their status.
+                return [("query_incidents", query_arguments(signals))]
             return self._about_one_incident("get_incident", signals, conversation, {})
         if intent is Intent.update_severity:
             severity = target_severity(signals)
@@ -244,13 +261,20 @@ class OfflineChatModel(BaseChatModel):
             target = resolve_incident(signals, conversation)
             if target is None:
                 return ANSWER_NEED_INCIDENT
-            return [("draft_postmortem", postmortem_arguments(signals, target))]
+            # Look before writing: a draft the incident is not ready for is refused without a write call.
+            return [("get_incident", {"incident": public_id(target)})]
         return ANSWER_DECLINE
 
     @staticmethod
     def _about_one_incident(
         tool: str, signals: Signals, conversation: Conversation, arguments: dict[str, Any]
     ) -> list[Call] | str:
+        described = (
+            None if (signals.refs or signals.bare_refs) else described_incident(signals.text, conversation)
+        )
+        if described is not None:
+            # "mark the notifications one as stable" right after a list: the listed incident it describes.
+            return [(tool, {"incident": described, **arguments})]
         target = resolve_incident(signals, conversation)
         if target is None:
             return ANSWER_NEED_INCIDENT
@@ -265,6 +289,19 @@ class OfflineChatModel(BaseChatModel):
             best = results[0].get("id") if results and isinstance(results[0], dict) else None
             if best:
                 return [("get_incident", {"incident": best})]
+        if intent is Intent.postmortem and [o.name for o in done] == ["get_incident"]:
+            looked = done[0].result or {}
+            if looked.get("error") or looked.get("postmortem_blocker"):
+                return str(looked.get("error") or looked["postmortem_blocker"])
+            return [
+                (
+                    "draft_postmortem",
+                    postmortem_arguments(signals, find_incident_refs(str(looked.get("id")))[0]),
+                )
+            ]
+        if intent is Intent.postmortem:
+            # The look before the draft is not part of the answer.
+            done = [outcome for outcome in done if outcome.name != "get_incident"] or done
         return write_answer(signals.text, done, _aspects(intent, signals, conversation))
 
 

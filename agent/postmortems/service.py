@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MIN_POSTMORTEM_MESSAGES",
+    "not_ready_reason",
     "MIN_SUMMARY_MESSAGES",
     "OFFLINE_GENERATOR",
     "InvalidTemplate",
@@ -463,6 +464,17 @@ def unlink(
     _unlink(db_session, postmortem, actor=actor, now=now, source=source)
     db_session.commit()
     return postmortem
+
+
+def not_ready_reason(
+    *, db_session: Session, incident: Incident, min_messages: int = MIN_POSTMORTEM_MESSAGES
+) -> str | None:
+    """Returns why no postmortem can be drafted for the incident yet (a sentence for the user), or None."""
+    try:
+        _check_ready(db_session, incident, min_messages)
+    except PostmortemNotReady as error:
+        return str(error)
+    return None
 
 
 def _check_ready(db_session: Session, incident: Incident, min_messages: int) -> None:

@@ -284,6 +284,16 @@ def test_runner_reports_tool_calls_and_the_incidents_the_answer_names_in_result_
         "answer": "3 incidents hit payments: incident-4, incident-1 and incident-3.",
         "tool_calls": reply.tool_calls,
         "incidents": reply.incidents,
+        # How the question was read, from the call and its result, whatever model made it.
+        "interpretation": {
+            "tool": "query_incidents",
+            "filters": {"services": ["payments"]},
+            "window": None,
+            "found": 3,
+            "relaxed": None,
+            "note": None,
+            "line": "Read as: query incidents · payments · all time · 3 incidents",
+        },
     }
 
 
