@@ -96,6 +96,32 @@ DECLARE_REQUEST_PHRASES = (
 """What a person's own message says when it asks to declare an incident (the permission check reads it)."""
 
 
+_PASTED_AFTER_RE = re.compile(
+    r"\b(?:says?|said|wrote|writes|reads|read:|message|email|ticket|tweet|post|comment|pasted|quote|"
+    r"screenshot|log line|alert text)\s*:\s*(.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_QUOTED_SPAN_RE = re.compile(r"[\"“”]([^\"“”]*)[\"“”]|```.*?```|`[^`]*`", re.DOTALL)
+_QUOTE_LINE_RE = re.compile(r"^\s*>.*$", re.MULTILINE)
+
+
+def asker_words(text: str) -> str:
+    """Returns what the person says in their own words: quoted or pasted text (a customer's email, a log
+    line, a quoted title) is left as an empty `""`, so instructions inside it are never the person's request.
+
+    The permission check of write tools and the offline model's reading both use it; a quoted title is
+    taken from the full message where a declaration needs it.
+    """
+    own = _QUOTE_LINE_RE.sub(" ", text)
+    pasted = _PASTED_AFTER_RE.search(own)
+    if pasted and pasted.group(1).strip():
+        # The pasted text runs to the end, but a closing question is the person's again ("... known issue?").
+        sentences = re.split(r"(?<=[.!?])\s+", pasted.group(1).strip())
+        tail = sentences[-1] if len(sentences) > 1 and sentences[-1].endswith("?") else ""
+        own = f'{own[: pasted.start(1)].rstrip()} "" {tail}'.rstrip()
+    return _QUOTED_SPAN_RE.sub('""', own)
+
+
 def asked_aspects(text: str) -> tuple[Aspect, ...]:
     """Returns the attributes of one incident a question asks for, in the lexicon's order; the time to
     mitigate is asked instead of the duration, not beside it."""

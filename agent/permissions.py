@@ -17,7 +17,7 @@ from agent.context import Context
 from agent.incidents.enums import Severity, Status
 from agent.incidents.exceptions import InvalidInput, InvalidSeverity, InvalidStatus, PermissionDenied
 from agent.incidents.models import Incident
-from agent.lexicon import DECLARE_REQUEST_PHRASES
+from agent.lexicon import DECLARE_REQUEST_PHRASES, asker_words
 from agent.normalize import find_severities, parse_severity, parse_status
 
 WRITE_PERMISSIONS = ("channel_members", "responders", "anyone")
@@ -84,11 +84,17 @@ def _names_status(word: str, status: Status) -> bool:
 
 
 def write_was_requested(action: WriteAction, message: str, *, value: Severity | Status | None = None) -> bool:
-    """Returns whether the person's own message asks for this kind of change (and this value)."""
+    """Returns whether the person's own message asks for this kind of change (and this value); quoted or
+    pasted text in it (`asker_words`) asks for nothing."""
+    message = asker_words(message)
     if action == "declare":
         return bool(_DECLARE_RE.search(message))
     if action == "update_severity" and isinstance(value, Severity):
-        return value in find_severities(message) or any(_names_severity(w, value) for w in _words(message))
+        # "change sev to 3": a bare level counts where the message speaks of severity.
+        bare = re.findall(r"\b[1-5]\b", message) if re.search(r"\bsev", message, re.IGNORECASE) else []
+        return value in find_severities(message) or any(
+            _names_severity(w, value) for w in [*_words(message), *bare]
+        )
     if action == "set_status" and isinstance(value, Status):
         return any(_names_status(w, value) for w in _words(message))
     return False

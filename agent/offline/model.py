@@ -24,7 +24,8 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
 
 from agent.incidents import service
-from agent.lexicon import Aspect, asked_aspects
+from agent.incidents.enums import Severity, Status
+from agent.lexicon import Aspect, asked_aspects, asker_words
 from agent.normalize import ServiceName, find_incident_refs
 from agent.offline.answers import ToolOutcome, outcomes_of, write_answer
 from agent.offline.arguments import (
@@ -48,6 +49,7 @@ from agent.offline.arguments import (
     topic_text,
 )
 from agent.offline.intents import FOLLOW_UP_RE, Intent, SimilarityClassifier, classify, correct_typos
+from agent.permissions import WriteAction, write_was_requested
 from prompts.offline import (
     ANSWER_DECLINE,
     ANSWER_GREETING,
@@ -70,6 +72,11 @@ _DIRECT_ANSWERS = {
 }
 _ONE_INCIDENT_INTENTS = frozenset({Intent.root_cause, Intent.remediation, Intent.details})
 _WRITE_INTENTS = frozenset({Intent.update_severity, Intent.set_status})
+_CHANGE_ACTIONS: dict[Intent, WriteAction] = {
+    Intent.declare: "declare",
+    Intent.update_severity: "update_severity",
+    Intent.set_status: "set_status",
+}
 _READ_INTENTS = frozenset(
     {Intent.query, Intent.symptom, Intent.topic, Intent.root_cause, Intent.remediation, Intent.details}
 )
@@ -141,6 +148,18 @@ class OfflineChatModel(BaseChatModel):
             has_focus=conversation.focus is not None,
         )
         intent = decided.intent
+        target = _target(intent, signals)
+        asks_value = intent is Intent.declare or target is not None
+        if (
+            intent in _CHANGE_ACTIONS
+            and asks_value
+            and not write_was_requested(_CHANGE_ACTIONS[intent], text, value=target)
+        ):
+            # The change is asked for only inside quoted or pasted text (a customer's email, a log line):
+            # read what the person says in their own words instead.
+            own = read_signals(asker_words(text), now=conversation.reference_now, services=self._vocabulary())
+            decided = classify(own, previous_tool=previous_tool, classifier=self.classifier)
+            intent = Intent.out_of_scope if decided.intent in _CHANGE_ACTIONS else decided.intent
         if decided.source == "similarity" and intent in _WRITE_INTENTS and _ASKS_RE.match(text):
             # "what severity is this?" resembles a change but asks about the incident; "which ones are
             # mitigated?" asks about many.
@@ -303,6 +322,15 @@ class OfflineChatModel(BaseChatModel):
             # The look before the draft is not part of the answer.
             done = [outcome for outcome in done if outcome.name != "get_incident"] or done
         return write_answer(signals.text, done, _aspects(intent, signals, conversation))
+
+
+def _target(intent: Intent, signals: Signals) -> Severity | Status | None:
+    """Returns the value a change intent would set, for the permission check's reading of the request."""
+    if intent is Intent.update_severity:
+        return target_severity(signals)
+    if intent is Intent.set_status:
+        return target_status(signals)
+    return None
 
 
 def _search_terms(signals: Signals) -> str | None:

@@ -193,3 +193,20 @@ def test_migration_0002_upgrades_and_downgrades(engine: Engine, now: datetime) -
     assert _search_objects(engine) == created
     with session_factory(engine)() as session:
         assert found(session, "build-runner-12") == [number]
+
+
+def test_title_words_tell_a_topic_from_chatter(engine: Engine, now: datetime) -> None:
+    from agent.search.keyword import title_term_counts
+
+    with session_factory(engine)() as db_session:
+        service.declare(
+            db_session=db_session,
+            title="TLS certificate expired on the API",
+            severity=Severity.sev2,
+            actor="t",
+            source=EntrySource.cli,
+            now=now,
+        )
+        counts = title_term_counts(db_session, ["certificates", "expire", "sitting", "api"])
+    # Stems find other forms ("expire" -> "expired"); a word no title holds is chatter.
+    assert counts == {"certificates": 1, "expire": 1, "sitting": 0, "api": 1}
