@@ -29,8 +29,9 @@ class Interpretation(BaseModel):
         if self.tool is None:
             return "Read as: no lookup (answered directly)"
         parts = [
-            str(value) if not isinstance(value, list) else " or ".join(map(str, value))
-            for value in self.filters.values()
+            (f"{key} " if key in {"not", "among"} else "")
+            + (str(value) if not isinstance(value, list) else " or ".join(map(str, value)))
+            for key, value in self.filters.items()
         ]
         if self.window != "":
             parts.append(self.window or "all time")
@@ -60,6 +61,10 @@ def interpret(
         chosen = {
             key: filters.get(key) for key in ("status", "severity", "services", "text") if filters.get(key)
         }
+        if filters.get("exclude_services"):
+            chosen["not"] = filters["exclude_services"]
+        if filters.get("among"):
+            chosen["among"] = f"{len(filters['among'])} listed before"
         relaxed = result.get("relaxed") if isinstance(result.get("relaxed"), dict) else {}
         return Interpretation(
             tool=name,

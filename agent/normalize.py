@@ -613,6 +613,10 @@ _MONTHS = [
 _IN_MONTH_RE = re.compile(
     rf"\b(?:in|during|from)\s+({'|'.join(_MONTHS)}|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b(?!\s+\d)"
 )
+# A full month name on its own ("and september?"); "may" is left to "in may", being a verb too.
+_BARE_MONTH_RE = re.compile(
+    r"\b(january|february|march|april|june|july|august|september|october|november|december)\b(?!\s+\d)"
+)
 _QUARTER_RE = re.compile(r"\b(?:(?:in|during|for)\s+)?q([1-4])\b|\b(?:last|previous|prev)\s+quarter\b")
 _SINCE_MONTH_START_RE = re.compile(
     r"\b(?:since|from) (?:the )?(?:start|beginning) of (january|february|march|april|may|june|july|august|"
@@ -651,9 +655,52 @@ def _misspelt_month(lowered: str) -> _MonthMatch | None:
 _WEEKEND_RE = re.compile(r"\b(?:over|on|during|this|last|past)\s+(?:the\s+)?weekend\b")
 
 
+_MONTH_NAMES = (
+    r"january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec"
+)
+_WEEK_OF_MONTH_RE = re.compile(
+    rf"\b(first|1st|second|2nd|third|3rd|fourth|4th|last) week of ({_MONTH_NAMES})\b"
+)
+_BETWEEN_DAYS_RE = re.compile(
+    rf"\b(?:between|from) (?:the )?(\d{{1,2}})(?:st|nd|rd|th)? (?:and|to|-|until|till|through) (?:the )?(\d{{1,2}})"
+    rf"(?:st|nd|rd|th)?(?: of ({_MONTH_NAMES}|this month|last month))?\b"
+)
+_WEEK_INDEX = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3}
+
+
+def _month_start(name: str, now: datetime) -> datetime:
+    """Returns the first day of the most recent month of that name that has begun."""
+    month = next(i for i, full in enumerate(_MONTHS, start=1) if full.startswith(name[:3]))
+    year = now.year if month <= now.month else now.year - 1
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
 def _calendar_window(lowered: str, now: datetime) -> TimeWindow | None:
     """Returns the window of calendar phrases read before the relative ones ("last quarter", "since the 3rd")."""
     today = _start_of_day(now)
+    match = _WEEK_OF_MONTH_RE.search(lowered)
+    if match:
+        start = _month_start(match.group(2), now)
+        end = datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
+        if match.group(1) == "last":
+            return TimeWindow(max(start, end - timedelta(days=7)), min(now, end), match.group(0))
+        since = start + timedelta(days=7 * _WEEK_INDEX[match.group(1)])
+        return TimeWindow(since, min(now, since + timedelta(days=7), end), match.group(0))
+    match = _BETWEEN_DAYS_RE.search(lowered)
+    if match and int(match.group(1)) <= int(match.group(2)) <= 31:
+        which = match.group(3)
+        if which is None or which == "this month":
+            month_start = today.replace(day=1)
+        elif which == "last month":
+            month_start = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+        else:
+            month_start = _month_start(which, now)
+        first = _day_of_month(month_start, int(match.group(1)))
+        last = _day_of_month(month_start, int(match.group(2)))
+        if first is not None and last is not None and first <= now:
+            # Both days count: "between the 10th and the 14th" ends at the end of the 14th.
+            return TimeWindow(first, min(now, last + timedelta(days=1)), match.group(0))
     match = _QUARTER_RE.search(lowered)
     if match:
         quarter_start = today.replace(month=3 * ((now.month - 1) // 3) + 1, day=1)
@@ -706,7 +753,7 @@ def _everyday_window(lowered: str, now: datetime) -> TimeWindow | None:
     if re.search(r"\bthis quarter\b", lowered):
         start = today.replace(month=3 * ((now.month - 1) // 3) + 1, day=1)
         return TimeWindow(start, now, "this quarter")
-    match = _IN_MONTH_RE.search(lowered) or _misspelt_month(lowered)
+    match = _IN_MONTH_RE.search(lowered) or _BARE_MONTH_RE.search(lowered) or _misspelt_month(lowered)
     if match:
         month = next(i for i, name in enumerate(_MONTHS, start=1) if name.startswith(match.group(1)[:3]))
         # The most recent such month that has begun: "in December" asked in November means last year.

@@ -10,7 +10,13 @@ from pydantic import BaseModel, Field
 
 from agent.incidents import service
 from agent.incidents.enums import RESOLVED_STATUSES, Severity, Status
-from agent.normalize import parse_severity, parse_status_filter, parse_window_argument, resolve_service
+from agent.normalize import (
+    parse_incident_ref,
+    parse_severity,
+    parse_status_filter,
+    parse_window_argument,
+    resolve_service,
+)
 from agent.serialize import incident_brief, iso
 from tools._common import agent_tool, context_of, store_session, tool_reply
 
@@ -23,6 +29,8 @@ class QueryIncidentsArgs(BaseModel):
     services: list[str] | None = None
     time_frame: str | None = None
     text: str | None = None
+    exclude_services: list[str] | None = None
+    among: list[str] | None = None
     limit: int = Field(default=10, ge=0, le=50)
 
 
@@ -38,6 +46,8 @@ def query_incidents(
     services: list[str] | None = None,
     time_frame: str | None = None,
     text: str | None = None,
+    exclude_services: list[str] | None = None,
+    among: list[str] | None = None,
     limit: int = 10,
 ) -> Any:
     """Count and list incidents matching filters; use for "how many", "show me", "any ... in ...".
@@ -54,6 +64,8 @@ def query_incidents(
         text: A word or phrase that must appear in the title, summary, impact or root cause. When no
             incident matches the text but some match the other filters, those are returned instead,
             with `relaxed: {"text", "matched": 0}`: say that nothing mentions the text.
+        exclude_services: Leave out incidents that touched any of these services ("apart from payments").
+        among: Only these incidents ("which of those were sev1?" after a list): ids like incident-12.
         limit: Most incidents to list (counts are unaffected).
     """
     context = context_of(runtime)
@@ -64,10 +76,14 @@ def query_incidents(
     with store_session(context) as db_session:
         vocabulary = service.service_vocabulary(db_session=db_session)
         service_names = tuple(dict.fromkeys(resolve_service(name, vocabulary) for name in services or ()))
+        excluded = tuple(dict.fromkeys(resolve_service(name, vocabulary) for name in exclude_services or ()))
+        listed = frozenset(parse_incident_ref(ref) for ref in among) if among else None
         criteria = service.IncidentFilter(
             statuses=statuses,
             severities=severities,
             services=service_names,
+            exclude_services=excluded,
+            ids=listed,
             since=window.since if window else None,
             until=window.until if window else None,
             # "What got resolved this week?" asks when they were resolved, not when they began.
@@ -87,6 +103,8 @@ def query_incidents(
         "status": sorted(s.value for s in statuses) if statuses else None,
         "severity": sorted(s.value for s in severities) if severities else None,
         "services": list(service_names) or None,
+        "exclude_services": list(excluded) or None,
+        "among": [f"incident-{number}" for number in sorted(listed)] if listed else None,
         "time_frame": (
             {
                 "label": window.label,

@@ -173,6 +173,8 @@ class IncidentFilter:
     statuses: frozenset[Status] | None = None
     severities: frozenset[Severity] | None = None
     services: tuple[str, ...] = ()
+    exclude_services: tuple[str, ...] = ()
+    """Incidents touching any of these services are left out ("what's open apart from payments?")."""
     since: datetime | None = None
     until: datetime | None = None
     overlapping: bool = False
@@ -205,6 +207,14 @@ def _filtered(statement: Select[Any], criteria: IncidentFilter) -> Select[Any]:
                 select(incident_services.c.incident_id)
                 .join(Service, Service.id == incident_services.c.service_id)
                 .where(Service.name.in_(criteria.services))
+            )
+        )
+    if criteria.exclude_services:
+        conditions.append(
+            Incident.id.not_in(
+                select(incident_services.c.incident_id)
+                .join(Service, Service.id == incident_services.c.service_id)
+                .where(Service.name.in_(criteria.exclude_services))
             )
         )
     if criteria.by_resolution:

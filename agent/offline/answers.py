@@ -162,6 +162,12 @@ def _describe_filters(args: dict[str, Any], result: dict[str, Any]) -> tuple[str
     services = filters.get("services") or args.get("services")
     if services:
         after.append(f"that impacted {' or '.join(services)}")
+    excluded = filters.get("exclude_services") or args.get("exclude_services")
+    if excluded:
+        after.append(f"not touching {' or '.join(excluded)}")
+    among = filters.get("among")
+    if among:
+        after.append(f"among the {len(among)} found before")
     frame = filters.get("time_frame")
     label = frame.get("label") if isinstance(frame, dict) else args.get("time_frame")
     if label:

@@ -36,7 +36,7 @@ from agent.normalize import (
 )
 from prompts.offline import DEFAULT_DECLARE_TITLE_CHANNEL
 
-QUERY_FILTER_KEYS = ("status", "severity", "services", "time_frame", "text")
+QUERY_FILTER_KEYS = ("status", "severity", "services", "exclude_services", "time_frame", "text")
 """The `query_incidents` arguments a follow-up question can add to or replace."""
 
 # Without a `Current time:` line, phrases are still recognised against this reference; only the phrase
@@ -58,6 +58,14 @@ _BARE_REF_RE = re.compile(
     r"(?<![\w#.:/,-])(?<!\bsev )(?<!\bseverity )(?<!\bp)(\d{1,6})(?![\w.:/%,-]|\s*(?:incidents?|outages?|sevs?|hours?|"
     r"hrs?|days?|minutes?|mins?|weeks?|wks?|months?|years?|errors?|customers?|users?|ms|s|k|am|pm|times?|"
     r"people|orders|requests|tickets|messages|msgs|comments|replies|pages|alerts|pings|of (?:them|those))\b)",
+    re.IGNORECASE,
+)
+# "apart from payments or checkout", "nothing to do with auth", "besides the sev1": the services and
+# severities named after such words are set aside.
+_EXCLUSION_RE = re.compile(
+    r"\b(?:apart from|except(?: for)?|other than|besides|aside from|excluding|outside(?: of)?|not counting|"
+    r"nothing to do with|not (?:on|in|about|touching|involving)|ignor(?:e|ing)(?: the)?|skip(?:ping)?(?: the)?|"
+    r"but not|minus)\s+(?:the\s+|any\s+|an?\s+)?((?:[\w.-]+(?:\s*(?:,|or|and|/)\s*)?){1,4})",
     re.IGNORECASE,
 )
 _RATIO_AFTER_RE = re.compile(r"\s*(?:in|of|out of|/)\s*\d", re.IGNORECASE)
@@ -290,6 +298,24 @@ class Conversation:
                 return None
         return None
 
+    def previous_results(self) -> list[str]:
+        """Returns the ids the previous exchange's last tool listed (a search's results), in its order."""
+        for message in reversed(self.earlier):
+            if isinstance(message, HumanMessage):
+                return []
+            if isinstance(message, ToolMessage):
+                try:
+                    payload = json.loads(_message_text(message))
+                except ValueError:
+                    return []
+                items = (
+                    payload.get("results") or payload.get("incidents") or []
+                    if isinstance(payload, dict)
+                    else []
+                )
+                return [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
+        return []
+
     def previous_question(self) -> str | None:
         """Returns the person's message before this one, or None."""
         for message in reversed(self.earlier):
@@ -336,6 +362,8 @@ class Signals:
     status_filter: list[str] = field(default_factory=list)
     status_target: Status | None = None
     services: list[str] = field(default_factory=list)
+    excluded_services: list[str] = field(default_factory=list)
+    """Services the question sets aside ("anything open apart from payments?")."""
     time_frame: str | None = None
     bare_refs: list[int] = field(default_factory=list)
     """Bare numbers that can only mean an incident ("what caused 498?"); used when nothing else is named."""
@@ -383,15 +411,33 @@ def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signa
     residue = _residue(text, time_frame=window.label if window else None, services=services)
     service_text = _SEARCH_VERB_RE.sub(" ", text)
     found_services = find_services_fuzzy(service_text, services)
+    excluded = [
+        name
+        for name in find_services_fuzzy(
+            " ".join(m.group(1) for m in _EXCLUSION_RE.finditer(service_text)), services
+        )
+        if name in found_services
+    ]
+    found_services = [name for name in found_services if name not in excluded]
+    severities = find_severity_filter(text)
+    set_aside = {
+        severity
+        for match in _EXCLUSION_RE.finditer(text)
+        for severity in find_severity_filter(match.group(1))
+    }
+    if set_aside and set_aside >= set(severities):
+        # "besides the sev1, what else is open?": every other severity.
+        severities = [severity for severity in Severity if severity not in set_aside]
     return Signals(
         text=text,
         refs=find_incident_refs(text),
         this_incident=bool(THIS_INCIDENT_RE.search(text)),
         pronoun=bool(_PRONOUN_RE.search(text)),
-        severities=find_severity_filter(text),
+        severities=severities,
         status_filter=find_status_filter(text),
         status_target=find_status(text),
         services=found_services,
+        excluded_services=excluded,
         time_frame=time_frame,
         bare_refs=_bare_refs(_remove_phrase(text, window.label if window else None)),
         counting=bool(_COUNT_RE.search(text)),
@@ -545,6 +591,7 @@ def query_arguments(signals: Signals, *, follow_up_of: dict[str, Any] | None = N
         "status": signals.status_filter or None,
         "severity": [s.value for s in signals.severities] or None,
         "services": signals.services or None,
+        "exclude_services": signals.excluded_services or None,
         "time_frame": signals.time_frame,
         "text": text or None,
     }
@@ -558,7 +605,13 @@ def query_arguments(signals: Signals, *, follow_up_of: dict[str, Any] | None = N
 
 def has_query_filters(signals: Signals) -> bool:
     """Returns whether a question names any filter `query_incidents` takes."""
-    return bool(signals.status_filter or signals.severities or signals.services or signals.time_frame)
+    return bool(
+        signals.status_filter
+        or signals.severities
+        or signals.services
+        or signals.excluded_services
+        or signals.time_frame
+    )
 
 
 def symptom_text(signals: Signals) -> str:
@@ -620,6 +673,9 @@ def related_arguments(
     return arguments
 
 
+_DAY_OF_MONTH_RE = re.compile(r"\b(?:on|from) (?:the )?([1-9]|[12]\d|3[01])(?:st|nd|rd|th)\b", re.IGNORECASE)
+
+
 def _describing_words(item: dict[str, Any]) -> set[str]:
     """Returns the lower-case words of a listed incident's title and services."""
     text = f"{item.get('title', '')} {' '.join(str(s) for s in item.get('services') or [])}"
@@ -657,6 +713,16 @@ def described_incident(description: str, conversation: Conversation) -> str | No
         ]
         if not listed:
             continue
+        day = _DAY_OF_MONTH_RE.search(description)
+        if day:
+            # "the one on the 16th": the listed incident declared that day.
+            on_that_day = [
+                item
+                for item in listed
+                if str(item.get("declared_at", ""))[8:10] == f"{int(day.group(1)):02d}"
+            ]
+            if len(on_that_day) == 1:
+                return str(on_that_day[0]["id"])
         scored = sorted(
             ((_shared_words(wanted, _describing_words(item)), str(item["id"])) for item in listed),
             reverse=True,

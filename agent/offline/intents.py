@@ -308,7 +308,11 @@ def rule_intent(
         return change, "change"
     if _OUT_OF_SCOPE_RE.search(lowered) or _FUTURE_RE.search(lowered):
         return Intent.out_of_scope, "beyond scope"
-    if previous_tool == "query_incidents" and FOLLOW_UP_RE.search(lowered) and not signals.refs:
+    if (
+        previous_tool in {"query_incidents", "related_incidents"}
+        and FOLLOW_UP_RE.search(lowered)
+        and not signals.refs
+    ):
         if has_query_filters(signals) or re.search(r"\b(of (those|them|these)|among)\b", lowered):
             return Intent.query, "follow-up of a query"
     plural = re.search(r"\bincidents\b", lowered) and not names_incident(signals)

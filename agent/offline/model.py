@@ -206,10 +206,17 @@ class OfflineChatModel(BaseChatModel):
                 # "who's running the payflow one?" right after a list: that incident's attribute.
                 return [("get_incident", {"incident": listed})]
         if intent is Intent.query:
-            follow_up = conversation.previous_tool() == "query_incidents" and FOLLOW_UP_RE.search(
-                signals.text.lower()
+            follow_up = FOLLOW_UP_RE.search(signals.text.lower())
+            if follow_up and conversation.previous_tool() == "related_incidents":
+                # "which of those were sev1?" after a search: the filters, among the incidents it found.
+                found = conversation.previous_results()
+                if found:
+                    return [("query_incidents", {**query_arguments(signals), "among": found})]
+            previous = (
+                conversation.previous_call("query_incidents")
+                if follow_up and conversation.previous_tool() == "query_incidents"
+                else None
             )
-            previous = conversation.previous_call("query_incidents") if follow_up else None
             return [("query_incidents", query_arguments(signals, follow_up_of=previous))]
         if intent in {Intent.symptom, Intent.topic} and signals.literal:
             # An error code or a host name is looked for as written, and counted exactly.

@@ -8,7 +8,7 @@ import pytest
 
 from agent.incidents.enums import Severity
 from agent.lexicon import Aspect, asked_aspects, asker_words
-from agent.normalize import find_severities, find_status_filter, parse_time_window
+from agent.normalize import ServiceName, find_severities, find_status_filter, parse_time_window
 from agent.offline.arguments import mask_entities, read_signals, without_asides
 from agent.permissions import write_was_requested
 from agent.serialize import duration_text
@@ -135,3 +135,31 @@ def test_asides_restrict_nothing() -> None:
         "what did we close out since monday?"
     )
     assert without_asides("how many sev1s this week?") == "how many sev1s this week?"
+
+
+@pytest.mark.parametrize(
+    ("text", "since", "until"),
+    [
+        ("first week of november", datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 8, tzinfo=UTC)),
+        (
+            "between the 10th and the 14th of this month",
+            datetime(2026, 11, 10, tzinfo=UTC),
+            datetime(2026, 11, 15, tzinfo=UTC),
+        ),
+        ("and september?", datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC)),
+        ("since the start of september", datetime(2026, 9, 1, tzinfo=UTC), NOW),
+    ],
+)
+def test_calendar_ranges(text: str, since: datetime, until: datetime) -> None:
+    window = parse_time_window(text, NOW)
+    assert window is not None and (window.since, window.until) == (since, until)
+
+
+def test_set_aside_services_and_severities() -> None:
+    services = [ServiceName("payments"), ServiceName("checkout"), ServiceName("search")]
+    signals = read_signals(
+        "what's open that has nothing to do with payments or checkout?", now=NOW, services=services
+    )
+    assert signals.services == [] and signals.excluded_services == ["payments", "checkout"]
+    besides = read_signals("besides the sev1, what else is open?", now=NOW, services=services)
+    assert Severity.sev1 not in besides.severities and Severity.sev2 in besides.severities

@@ -326,3 +326,17 @@ def test_a_description_that_matches_nothing_active_is_searched_in_history(
     )
     assert result["widened_from"] == "active in the past 2 hours" and result["mode"] == "history"
     assert "incident-4" in [r["id"] for r in result["results"]]
+
+
+def test_query_sets_services_aside_and_filters_among_listed_incidents(store: Engine, now: datetime) -> None:
+    apart, among = run_tools(
+        store,
+        now,
+        ("query_incidents", {"status": ["ongoing"], "exclude_services": ["checkout"]}),
+        ("query_incidents", {"among": ["incident-1", "incident-3", "incident-4"], "severity": ["SEV-1"]}),
+    )
+    # incident-1 (checkout) is set aside; incident-2 (search) stays.
+    assert [i["id"] for i in apart["incidents"]] == ["incident-2"]
+    assert apart["filters"]["exclude_services"] == ["checkout"]
+    assert among["total"] == 1 and [i["id"] for i in among["incidents"]] == ["incident-3"]
+    assert among["filters"]["among"] == ["incident-1", "incident-3", "incident-4"]
