@@ -45,7 +45,8 @@ ASPECT_PHRASES: dict[Aspect, str] = {
         r"the incident)( \w+)? (fix|fixed|resolve|resolved|mitigate|mitigated|handle|handled|solve|solved|"
         r"remediate|remediated|stop|stopped|contain|contained)|steps (taken|did|were)|"
         r"what (was|were) (done|the fix|the mitigation)|the fix\b|fix for|how to fix|how (do|did) (we|they) fix|"
-        r"what fixed"
+        r"what fixed|what did (we|they) change|changed afterwards|so it (doesn'?t|does not|won'?t|wont) happen again|"
+        r"prevent (it|this|that) (from )?(happening|recurring)|action items|follow[\s-]?ups"
     ),
     Aspect.mitigation_time: (
         r"(how long|time) (did it take |it took |to )?(us |them |we )?(to )?(mitigate|stabili[sz]e|get (it )?stable)"

@@ -55,7 +55,7 @@ _WORD_RE = re.compile(r"[A-Za-z0-9][\w.'-]*")
 # A bare number where an incident is meant ("bump 512 to sev2", "what caused 498?"): not a severity, a
 # count, a duration, a year, a time or a version.
 _BARE_REF_RE = re.compile(
-    r"(?<![\w#.:/,-])(?<!\bsev )(?<!\bseverity )(?<!\bp)(\d{1,6})(?![\w.:/%,-]|\s*(?:incidents?|outages?|sevs?|hours?|"
+    r"(?<![\w#.:/-])(?<!\d,)(?<!\bsev )(?<!\bseverity )(?<!\bp)(\d{1,6})(?![\w.:/%-]|,\d|\s*(?:incidents?|outages?|sevs?|hours?|"
     r"hrs?|days?|minutes?|mins?|weeks?|wks?|months?|years?|errors?|customers?|users?|ms|s|k|am|pm|times?|"
     r"people|orders|requests|tickets|messages|msgs|comments|replies|pages|alerts|pings|of (?:them|those))\b)",
     re.IGNORECASE,
@@ -389,6 +389,11 @@ _ASIDE_RE = re.compile(
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[?!.;])\s+|\s+[—–]\s+|\s+-\s+|\(|\)")
 
 
+def split_sentences(text: str) -> list[str]:
+    """Returns the sentences and clauses of a message ("ignore that. anyway, how many sev1s?")."""
+    return [part.strip() for part in _SENTENCE_SPLIT_RE.split(text) if part and part.strip()]
+
+
 def without_asides(text: str) -> str:
     """Returns the question without its asides, or the whole text when nothing else would be left."""
     parts = [part for part in _SENTENCE_SPLIT_RE.split(text) if part and part.strip()]
@@ -456,7 +461,8 @@ def _bare_refs(text: str) -> list[int]:
     for match in _BARE_REF_RE.finditer(text):
         number = int(match.group(1))
         before, after = text[: match.start()], text[match.end() :]
-        if 1900 <= number <= 2100 or _NOT_A_REF_BEFORE_RE.search(before) or _RATIO_AFTER_RE.match(after):
+        ratio = _RATIO_AFTER_RE.match(after) or re.search(r"\d\s*(?:in|of|out of|/)\s*$", before)
+        if 1900 <= number <= 2100 or _NOT_A_REF_BEFORE_RE.search(before) or ratio:
             continue
         if 400 <= number <= 599 and (
             _STATUS_CODE_BEFORE_RE.search(before) or _STATUS_CODE_AFTER_RE.match(after)

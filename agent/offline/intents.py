@@ -328,7 +328,13 @@ def rule_intent(
             if _ROOT_CAUSE_RE.search(lowered)
             else (Intent.remediation, "remediation")
         )
-    in_focus = has_focus and not has_query_filters(signals)
+    # "now"/"rn" alone restricts nothing about the incident in focus.
+    in_focus = has_focus and not (
+        signals.severities
+        or signals.services
+        or signals.time_frame
+        or (signals.status_filter and signals.status_filter != ["ongoing"])
+    )
     if asked_aspects(lowered) and (names_incident(signals) or in_focus) and not plural:
         # "how long did 498 last?", "who ran it?", "how long have we been at this?" in its channel.
         return Intent.details, "attribute"
