@@ -83,7 +83,8 @@ _ASPECT_RES: dict[Aspect, re.Pattern[str]] = {
 
 POSTMORTEM_PHRASES = (
     r"post[\s-]?mortems?|retrospective|retro( doc)?|post[\s-]?incident review|incident review|\bpir\b|"
-    r"rca (doc|document|write-?up|report)|write-?up|after[\s-]action (review|report)|\baar\b"
+    r"rca (doc|document|write-?up|report)|incident write-?up|write-?up (for|of|on) (this|that|it|the incident|incident|inc|#)|"
+    r"after[\s-]action (review|report)|\baar\b"
 )
 """Everyday names of a postmortem document."""
 

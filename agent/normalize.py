@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -79,9 +79,29 @@ _SEVERITY_OR_WORSE_RE = re.compile(
 )
 
 
+# "worse than sev3" (SEV-1, SEV-2), "at least sev2" (SEV-1, SEV-2), "less severe than sev3" (SEV-4, SEV-5).
+_SEVERITY_THAN_RE = re.compile(
+    r"\b(worse than|higher than|more severe than|above|at least|better than|lower than|less severe than|below)\s+"
+    r"(?:a\s+)?sev(?:erity)?[\s\-_:]*([1-5])\b",
+    re.IGNORECASE,
+)
+
+
 def find_severities(text: str) -> list[Severity]:
     """Returns every severity mentioned in free text, in order of appearance, without repeats."""
     found: list[Severity] = []
+    for match in _SEVERITY_THAN_RE.finditer(text):
+        word, level = match.group(1).lower(), int(match.group(2))
+        if word == "at least":
+            levels = range(1, level + 1)
+        elif word in {"worse than", "higher than", "more severe than", "above"}:
+            levels = range(1, level)
+        else:
+            levels = range(level + 1, 6)
+        found += [Severity(f"SEV-{n}") for n in levels]
+    if found:
+        # The level named after "than" is not itself asked for.
+        return list(dict.fromkeys(found))
     for match in _SEVERITY_OR_WORSE_RE.finditer(text):
         level = int(match.group(1))
         worse = match.group(2).lower() in {
@@ -235,10 +255,11 @@ def _clause_before(words: Sequence[str], index: int, reach: int = 6) -> list[str
     return before
 
 
-def find_status_filter(text: str) -> list[str]:
+def find_status_filter(text: str, *, real_words: Collection[str] = frozenset()) -> list[str]:
     """Returns the status filter a question asks for, as `query_incidents` takes it.
 
-    Named statuses ("resolved", "mitigated" -> stable, misspellings like "resovled") come first, in order;
+    Named statuses ("resolved", "mitigated" -> stable, misspellings like "resovled", but never a word of
+    `real_words` such as "resolver") come first, in order;
     "ongoing", "open", "currently", "rn" or "right now" add "ongoing" (active or stable) when no status is
     named, or when "ongoing"/"open" is said alongside one.
     """
@@ -246,7 +267,12 @@ def find_status_filter(text: str) -> list[str]:
     words = _WORD_RE.findall(text.lower())
     for index, word in enumerate(words):
         status = _STATUS_FILTER_WORDS.get(word)
-        if status is None and word not in _STATUS_WORDS and not _ONGOING_FILTER_RE.fullmatch(word):
+        if (
+            status is None
+            and word not in _STATUS_WORDS
+            and word not in real_words  # "resolver" is a word of its own, not a misspelt "resolved"
+            and not _ONGOING_FILTER_RE.fullmatch(word)
+        ):
             close = _closest_word(word, [*_STATUS_FILTER_WORDS, "ongoing", "unresolved"])
             if close in {"ongoing", "unresolved"}:
                 found.append("ongoing")
@@ -273,13 +299,18 @@ def find_status_filter(text: str) -> list[str]:
     return list(dict.fromkeys(named))
 
 
-def find_status(text: str) -> Status | None:
-    """Returns the status a request asks to set ("mark as stable", "resolve this", "reopen it"), or None."""
+def find_status(text: str, *, real_words: Collection[str] = frozenset()) -> Status | None:
+    """Returns the status a request asks to set ("mark as stable", "resolve this", "reopen it"), or None.
+
+    Words in `real_words` are taken as written, never as a misspelt status.
+    """
     for word in _WORD_RE.findall(text.lower()):
         if word in _STATUS_WORDS:
             return _STATUS_WORDS[word]
         if word in _STATUS_VERBS:
             return _STATUS_VERBS[word]
+        if word in real_words:
+            continue
         close = _closest_word(word, [*_STATUS_WORDS, *_STATUS_VERBS])
         if close is not None:
             return _STATUS_WORDS.get(close) or _STATUS_VERBS[close]
@@ -349,10 +380,36 @@ class ServiceName:
         return list(_spellings(self))
 
 
+COMMON_SERVICE_NAMES: dict[str, tuple[str, ...]] = {
+    "database": ("db", "dbs", "the db", "postgres", "mysql", "rds"),
+    "kubernetes": ("k8s", "kube"),
+    "email": ("mail", "smtp", "outbound mail"),
+    "monitoring": ("observability", "metrics", "alerting", "o11y"),
+    "object-storage": ("object store", "blob storage", "s3"),
+    "certificates": ("cert", "certs", "tls certs", "ssl certs"),
+    "ci-runners": ("ci", "ci runner", "build runners", "runners"),
+    "package-registry": ("registry", "package repo", "package repository"),
+    "load-balancer": ("lb", "lbs", "load balancers"),
+    "identity": ("sso", "idp"),
+    "queue": ("message queue", "message broker", "broker", "rabbitmq"),
+    "cache": ("caching", "memcached", "redis"),
+    "api-gateway": ("gateway", "api gw"),
+    "network": ("networking",),
+    "deploy-pipeline": ("deploys", "deploy pipeline"),
+}
+"""Everyday names of services with generic names, for stores that list a service under that name but
+record no aliases ("the db" for `database`, "k8s" for `kubernetes`)."""
+
+
 @lru_cache(maxsize=1024)
 def _spellings(service: ServiceName) -> tuple[str, ...]:
     # Cached: questions are matched against every spelling of every service.
-    names = {service.name, *(service.aliases), *([service.display_name] if service.display_name else [])}
+    names = {
+        service.name,
+        *(service.aliases),
+        *([service.display_name] if service.display_name else []),
+        *COMMON_SERVICE_NAMES.get(service.name.lower(), ()),
+    }
     variants = set()
     for name in names:
         lowered = name.lower().strip()
@@ -369,7 +426,7 @@ def _spellings(service: ServiceName) -> tuple[str, ...]:
 def _spelling_pattern(spelling: str) -> re.Pattern[str]:
     escaped = re.escape(spelling).replace(r"\ ", r"[\s\-_]+")
     # A trailing "s", "'s" or "-service" still names the service ("payment" and "payments").
-    return re.compile(rf"(?<![\w-]){escaped}(?:s|'s)?(?![\w-])", re.IGNORECASE)
+    return re.compile(rf"(?<![\w-]){escaped}(?:s|'s|-related|-ish|-side|-wise)?(?![\w-])", re.IGNORECASE)
 
 
 def find_services(text: str, services: Sequence[ServiceName]) -> list[str]:
@@ -504,7 +561,9 @@ _LAST_UNIT_RE = re.compile(
     re.IGNORECASE,
 )
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-_SINCE_RE = re.compile(r"\bsince\s+(.+?)(?:[?.!,]|\band\b|\bthat\b|\bwhich\b|$)", re.IGNORECASE)
+_SINCE_RE = re.compile(
+    r"\bsince\s+(.+?)(?:[?.!,;:(—–]|\s-\s|\band\b|\bthat\b|\bwhich\b|\bhow\b|\bwhen\b|$)", re.IGNORECASE
+)
 
 
 def _unit_seconds(unit: str) -> int:
@@ -524,6 +583,10 @@ def _start_of_day(moment: datetime) -> datetime:
 
 def _since_phrase(phrase: str, now: datetime) -> datetime | None:
     phrase = phrase.strip().lower()
+    month = re.match(rf"({_MONTH_NAMES})\b(?!\s+\d)", phrase)
+    if month:
+        # "since october", "since september — how many?": from the start of that month.
+        return _month_start(month.group(1), now)
     if phrase in {"yesterday"}:
         return _start_of_day(now) - timedelta(days=1)
     if phrase in {"today", "this morning"}:
@@ -581,7 +644,7 @@ def parse_time_window(text: str, now: datetime) -> TimeWindow | None:
     if match:
         since = _since_phrase(match.group(1), now)
         if since is not None:
-            return TimeWindow(since, now, match.group(0).strip(" ?.!,"))
+            return TimeWindow(since, now, f"since {match.group(1).strip(' ?.!,')}")
     return _everyday_window(lowered, now)
 
 
@@ -659,6 +722,8 @@ _MONTH_NAMES = (
     r"january|february|march|april|may|june|july|august|september|october|november|december|"
     r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec"
 )
+_HALF_RE = re.compile(r"\b(?:in |during |for )?h([12])\b")
+_YEAR_TO_DATE_RE = re.compile(r"\b(?:ytd|year to date|so far this year)\b")
 _WEEK_OF_MONTH_RE = re.compile(
     rf"\b(first|1st|second|2nd|third|3rd|fourth|4th|last) week of ({_MONTH_NAMES})\b"
 )
@@ -679,6 +744,17 @@ def _month_start(name: str, now: datetime) -> datetime:
 def _calendar_window(lowered: str, now: datetime) -> TimeWindow | None:
     """Returns the window of calendar phrases read before the relative ones ("last quarter", "since the 3rd")."""
     today = _start_of_day(now)
+    match = _HALF_RE.search(lowered)
+    if match:
+        # "h1": January to June; the most recent such half that has begun.
+        first_month = 1 if match.group(1) == "1" else 7
+        year = now.year if first_month <= now.month else now.year - 1
+        start = datetime(year, first_month, 1, tzinfo=UTC)
+        end = datetime(year, 7, 1, tzinfo=UTC) if first_month == 1 else datetime(year + 1, 1, 1, tzinfo=UTC)
+        return TimeWindow(start, min(now, end), match.group(0))
+    match = _YEAR_TO_DATE_RE.search(lowered)
+    if match:
+        return TimeWindow(today.replace(month=1, day=1), now, match.group(0))
     match = _WEEK_OF_MONTH_RE.search(lowered)
     if match:
         start = _month_start(match.group(2), now)

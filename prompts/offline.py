@@ -287,9 +287,7 @@ ANSWER_HELP = (
     '- Catch up and write up: "Give me a summary of this incident", "Draft a postmortem for incident-123"'
 )
 ANSWER_GREETING = "Hi! " + ANSWER_HELP
-ANSWER_REFUSED_PART = (
-    "I won't do part of that: I make no bulk or destructive changes and answer only about incidents. The rest:"
-)
+ANSWER_REFUSED_PART = "I won't do part of that: I make no bulk or destructive changes and answer only about incidents. The rest:"
 """Opens the answer to the part of a message that can be answered, when another part was refused."""
 ANSWER_THANKS = "You're welcome. Ask me anything else about your incidents."
 ANSWER_DECLINE = (

@@ -389,6 +389,14 @@ _ASIDE_RE = re.compile(
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[?!.;])\s+|\s+[—–]\s+|\s+-\s+|\(|\)")
 
 
+def _real_words() -> frozenset[str]:
+    """Returns the English words of the embedding model's vocabulary (never taken for misspellings)."""
+    # Lazy: importing the embedding module loads chromadb (0.64 s measured), which a count never needs.
+    from agent.search.embedding import known_words  # noqa: PLC0415
+
+    return known_words()
+
+
 def split_sentences(text: str) -> list[str]:
     """Returns the sentences and clauses of a message ("ignore that. anyway, how many sev1s?")."""
     return [part.strip() for part in _SENTENCE_SPLIT_RE.split(text) if part and part.strip()]
@@ -439,8 +447,8 @@ def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signa
         this_incident=bool(THIS_INCIDENT_RE.search(text)),
         pronoun=bool(_PRONOUN_RE.search(text)),
         severities=severities,
-        status_filter=find_status_filter(text),
-        status_target=find_status(text),
+        status_filter=find_status_filter(text, real_words=_real_words()),
+        status_target=find_status(text, real_words=_real_words()),
         services=found_services,
         excluded_services=excluded,
         time_frame=time_frame,
@@ -679,6 +687,24 @@ def related_arguments(
     return arguments
 
 
+_ORDINALS = {
+    "first": 0,
+    "1st": 0,
+    "second": 1,
+    "2nd": 1,
+    "third": 2,
+    "3rd": 2,
+    "fourth": 3,
+    "4th": 3,
+    "fifth": 4,
+    "5th": 4,
+    "last": -1,
+    "top": 0,
+}
+_ORDINAL_ONE_RE = re.compile(
+    r"\b(?:the )?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last|top) (?:one|incident|item)\b",
+    re.IGNORECASE,
+)
 _DAY_OF_MONTH_RE = re.compile(r"\b(?:on|from) (?:the )?([1-9]|[12]\d|3[01])(?:st|nd|rd|th)\b", re.IGNORECASE)
 
 
@@ -719,6 +745,12 @@ def described_incident(description: str, conversation: Conversation) -> str | No
         ]
         if not listed:
             continue
+        ordinal = _ORDINAL_ONE_RE.search(description)
+        if ordinal:
+            # "who ran the second one of those?": that place in the list just shown.
+            place = _ORDINALS[ordinal.group(1).lower()]
+            if -len(listed) <= place < len(listed):
+                return str(listed[place]["id"])
         day = _DAY_OF_MONTH_RE.search(description)
         if day:
             # "the one on the 16th": the listed incident declared that day.

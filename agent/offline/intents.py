@@ -161,6 +161,13 @@ _DESTRUCTIVE_RE = re.compile(
     r"\b(delete|remove|erase|wipe|purge|destroy|nuke|truncate)\b|\bdrop (all|the|every|table|database|incidents)\b"
 )
 _POSTMORTEM_RE = re.compile(rf"\b(?:{POSTMORTEM_PHRASES})\b")
+_DRAFT_REQUEST_RE = re.compile(
+    r"\b(draft|write|generate|start|create|make|need|get|put together|kick off|spin up|prepare|produce|"
+    r"regenerate|redo|replace|can (you|we|i)|could you|please|pls)\b"
+)
+_POSTMORTEM_AS_STATUS_RE = re.compile(
+    r"\b(post[\s-]?mortems?|pirs?|retros?) (done|finished|complete|completed|written)\b"
+)
 _QUERY_GUARD_RE = re.compile(
     r"\b(how many|number of|list|show|which|were there|was there|did we|have we|when did|when was|who)\b"
 )
@@ -169,6 +176,7 @@ _DECLARE_RE = re.compile(
     r"(new\s+)?incident\b[^\"“]{0,40}[\"“]|\b(open|raise|start|create|file|log|kick off|spin up|trigger)\s+(up\s+)?(a|an|new|another)\s+"
     r"(new\s+)?((sev|severity)[\s-]?[1-5]\s+)?(incident|sev[\s-]?[1-5]|outage)\b(?![\s#-]*\d)"
 )
+_ASKING_RE = re.compile(r"^(are|is|were|was|did|does|do|has|have|any|anything|which|what|how|who|when|why)\b")
 _CHANGE_VERB_RE = re.compile(
     r"\b(update|change|set|bump|raise|lower|downgrade|upgrade|escalate|de-?escalate|move|make|mark|switch|"
     r"reclassify|drop|adjust|reduce|increase|flip|put|transition|flag|bring)\b"
@@ -208,7 +216,8 @@ _FUTURE_RE = re.compile(
 )
 FOLLOW_UP_RE = re.compile(
     r"^(and|what about|how about|ok and|okay and|now|only|just|same for|same but|but)\b"
-    r"|\b(of (those|them|these)|among (them|those|these)|those ones|out of those)\b"
+    r"|\b(of (those|them|these|that)|among (them|those|these)|those ones|out of those|from (those|that list)|"
+    r"(filter|narrow|cut|trim) (that|those|it|them|this)( down)?|just the|only the)\b"
 )
 _SUMMARY_RE = re.compile(
     r"\b(summary|summari[sz]e|summari[sz]ing|recap|tl;?dr|catch me up|catch up|bring me up to speed|sum up|"
@@ -251,6 +260,13 @@ _DETAIL_WORDS_RE = re.compile(
 def _change_rule(signals: Signals, lowered: str) -> Intent | None:
     """Returns update_severity or set_status when the question asks to change one, by its target value."""
     if _QUERY_GUARD_RE.search(lowered) and not names_incident(signals):
+        return None
+    if (
+        _ASKING_RE.match(lowered)
+        or FOLLOW_UP_RE.search(lowered)
+        and re.search(r"\b(those|them|these)\b", lowered)
+    ):
+        # "are any of those sev1, or all lower?" asks; a change is an instruction or a statement.
         return None
     severity = target_severity(signals)
     status = target_status(signals)
@@ -295,10 +311,16 @@ def rule_intent(
         (Intent.thanks, _THANKS_RE, "thanks"),
         (Intent.help, _HELP_RE, "help"),
         (Intent.out_of_scope, _DESTRUCTIVE_RE, "destructive"),
-        (Intent.postmortem, _POSTMORTEM_RE, "postmortem"),
     ):
         if pattern.search(lowered):
             return intent, name
+    if (
+        _POSTMORTEM_RE.search(lowered)
+        and (names_incident(signals) or has_focus or _DRAFT_REQUEST_RE.search(lowered))
+        and not _POSTMORTEM_AS_STATUS_RE.search(lowered)
+    ):
+        # A postmortem asked for; "completed (postmortem done)" or "the monthly writeup" only mention one.
+        return Intent.postmortem, "postmortem"
     if _BULK_CHANGE_RE.search(lowered):
         return Intent.out_of_scope, "bulk change"
     if _DECLARE_RE.search(lowered) and not _QUERY_GUARD_RE.search(lowered):

@@ -1,45 +1,62 @@
-"""The CI gates: the offline model over the dev cases (>= 90%) and the held-out cases (a measured floor).
+"""The CI gates: the offline model over the dev cases (>= 90%) and the held-out cases (measured floors).
 
-Both gates also demand no unwanted write. The held-out run reports failures by id only: reading a
-held-out question while fixing spends it (see evals/datasets/README.md).
+Every gate also demands no unwanted write and no crash. The held-out runs report failures by id only:
+reading a held-out question while fixing spends it (see evals/datasets/README.md).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from evals.dataset import load_split
-from evals.runner import DEFAULT_THRESHOLD, RunOptions, markdown_report, run_suite, write_reports
+from evals.organisations import prepare_public
+from evals.runner import DEFAULT_THRESHOLD, RunOptions, SuiteRun, markdown_report, run_suite, write_reports
 
 pytestmark = pytest.mark.slow
 
-HELDOUT_FLOOR = 0.78
-"""Held-out score the offline model must keep over the demo organisation. Measured 2026-12-02: 79.9%
-(159/199) before the near-copy check moved 7 questions to dev. The target is 90% in CI and 95% overall;
-it is not met yet, so this floor only stops a regression."""
+HELDOUT_FLOORS = {"demo": 0.83, "public": 0.78}
+"""Held-out scores the offline model must keep, per organisation. Measured 2026-12-02: demo 84.6%
+(181/214), public 80.0% (80/100). The targets are 90% in CI and 95% overall; they are not met yet, so
+these floors only stop a regression."""
 
-HELDOUT_MAX_FALSE_ZEROS = 5
-"""False "none" answers on the held-out set, measured 2026-12-02 (down from 11); the target is 0."""
-
-HELDOUT_MAX_UNWANTED_WRITES = 2
-"""Unwanted writes on the held-out set, measured 2026-12-02 (the same 2 before this work); target 0."""
+HELDOUT_MAX_FALSE_ZEROS = {"demo": 1, "public": 2}
+"""False "none" answers on the held-out sets, measured 2026-12-02 (11 on the demo set before this work);
+the target is 0."""
 
 
-def test_offline_model_passes_the_dev_suite(demo_store: Any, tmp_path: Any) -> None:
-    cases = load_split("dev", "demo")["demo"]
+@pytest.fixture(scope="module")
+def public_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Returns the public organisation's store, built once for this module."""
+    return prepare_public(cache_root=tmp_path_factory.mktemp("public_store"))
+
+
+def _run(cases: list[Any], store: Path, *, organisation: str, split: str) -> SuiteRun:
     run = run_suite(
-        cases, demo_dir=demo_store.data_dir, options=RunOptions(model="offline"), started_at="pytest"
+        cases,
+        demo_dir=store,
+        options=RunOptions(model="offline"),
+        started_at="pytest",
+        organisation=organisation,
+        split=split,
     )
+    assert not {r.id: r.error for r in run.results if r.error}, "a case crashed"
+    assert {r.id: r.unwanted_writes for r in run.results if r.unwanted_writes} == {}
+    return run
+
+
+@pytest.mark.parametrize("organisation", ["demo", "public"])
+def test_offline_model_passes_the_dev_suite(
+    organisation: str, demo_store: Any, public_store: Path, tmp_path: Path
+) -> None:
+    store = demo_store.data_dir if organisation == "demo" else public_store
+    run = _run(load_split("dev", organisation)[organisation], store, organisation=organisation, split="dev")
     write_reports(run, tmp_path)
     # The per-tag table and every failure, in the test output (pytest -s, or on failure).
     print(markdown_report(run))
-    assert len(run.results) >= 80
-    unwanted = {r.id: r.unwanted_writes for r in run.results if r.unwanted_writes}
-    assert unwanted == {}, f"unwanted writes: {unwanted}"
-    crashed = {r.id: r.error for r in run.results if r.error}
-    assert crashed == {}, f"crashed cases: {crashed}"
+    assert len(run.results) >= 50
     assert run.summary.false_zeros == 0
     failing = [f"{r.id}: {'; '.join(r.failures)}" for r in run.results if not r.passed]
     assert run.summary.overall.score >= DEFAULT_THRESHOLD, (
@@ -47,18 +64,17 @@ def test_offline_model_passes_the_dev_suite(demo_store: Any, tmp_path: Any) -> N
     )
 
 
-def test_offline_model_holds_its_floor_on_held_out_questions(demo_store: Any) -> None:
-    cases = load_split("heldout", "demo")["demo"]
-    run = run_suite(
-        cases,
-        demo_dir=demo_store.data_dir,
-        options=RunOptions(model="offline"),
-        started_at="pytest",
-        split="heldout",
+@pytest.mark.parametrize("organisation", ["demo", "public"])
+def test_offline_model_holds_its_floor_on_held_out_questions(
+    organisation: str, demo_store: Any, public_store: Path
+) -> None:
+    store = demo_store.data_dir if organisation == "demo" else public_store
+    run = _run(
+        load_split("heldout", organisation)[organisation], store, organisation=organisation, split="heldout"
     )
     summary = run.summary
     failing = sorted(r.id for r in run.results if not r.passed)
-    assert not [r.id for r in run.results if r.error], "a held-out case crashed"
-    assert summary.unwanted_writes <= HELDOUT_MAX_UNWANTED_WRITES
-    assert summary.false_zeros <= HELDOUT_MAX_FALSE_ZEROS
-    assert summary.overall.score >= HELDOUT_FLOOR, f"held-out {summary.overall.score:.1%}; failing: {failing}"
+    assert summary.false_zeros <= HELDOUT_MAX_FALSE_ZEROS[organisation]
+    assert summary.overall.score >= HELDOUT_FLOORS[organisation], (
+        f"held-out {summary.overall.score:.1%}; failing: {failing}"
+    )

@@ -203,3 +203,19 @@ def test_no_eval_question_is_an_example_the_offline_model_was_given() -> None:
     examples = {example.strip().lower() for group in INTENT_EXAMPLES.values() for example in group}
     questions = {turn.question.strip().lower() for case in load_cases() for turn in case.turns}
     assert examples & questions == set()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("split", SPLITS)
+def test_every_literal_expectation_agrees_with_sql_over_the_public_store(
+    split: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from evals.organisations import prepare_public
+    from evals.runner import open_store
+
+    cases = load_split(split, "public").get("public", [])
+    engine = open_store(prepare_public(cache_root=tmp_path_factory.mktemp(f"public-{split}")))
+    with engine.connect() as connection:
+        problems = [problem for case in cases for problem in check_case(connection, case)]
+    engine.dispose()
+    assert cases and problems == []
