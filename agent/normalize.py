@@ -217,10 +217,16 @@ _STATUS_VERBS: dict[str, Status] = {
 _WORD_RE = re.compile(r"[a-z][a-z\-]*", re.IGNORECASE)
 
 
+_OTHER_WORD_ENDINGS = ("er", "ers", "or", "ors", "ion", "ions", "ment", "ments")
+"""Endings that make another word of a stem ("resolver", "completion"), not a misspelling of it."""
+
+
 def _closest_word(word: str, vocabulary: Iterable[str], cutoff: float = 0.84) -> str | None:
     """Returns the vocabulary word a (possibly misspelt) word stands for, if it is close enough."""
     if len(word) < 5:
         return None  # short words have too many close neighbours to correct safely
+    if word.endswith(_OTHER_WORD_ENDINGS):
+        return None
     # Typos rarely change the first letter, and requiring it keeps "table" from becoming "stable".
     candidates = [candidate for candidate in vocabulary if candidate[:1] == word[:1]]
     matches = difflib.get_close_matches(word, candidates, n=1, cutoff=cutoff)

@@ -242,6 +242,7 @@ _QUERY_RE = re.compile(
     r"were there|are there|is there|have there been|has there been|did (we|anything|any)|what'?s (open|ongoing|"
     r"active|on fire)|incidents? (this|last|in|since|from|today|yesterday|over)|sev[1-5]s|sev-[1-5]s)\b"
 )
+_LIST_RE = re.compile(r"\b(list|show|every|all (the )?incidents|anything|any incidents)\b")
 _INCIDENT_WORD_RE = re.compile(r"\b(incidents?|sevs?|sev[\s-]?[1-5]s?|outages?|issues|problems|anything)\b")
 _SYMPTOM_RE = re.compile(
     r"\b(unable|can'?t|cannot|couldn'?t|won'?t|wont|not (working|loading|responding|available|going through)|"
@@ -379,6 +380,9 @@ def _search_rule(signals: Signals, lowered: str) -> tuple[Intent, str] | None:
         return Intent.details, "one incident"
     if signals.counting:
         return Intent.query, "count"
+    if signals.services and not signals.residue and (signals.history or _LIST_RE.search(lowered)):
+        # "has kubernetes ever been involved?", "list anything webhooks related": the service's history.
+        return Intent.query, "service history"
     if about_topic and signals.residue:
         return Intent.topic, "topic"
     # A symptom needs a subject: "is checkout down?" is a search, "what's broken right now?" a query.

@@ -17,10 +17,10 @@ from evals.runner import DEFAULT_THRESHOLD, RunOptions, SuiteRun, markdown_repor
 
 pytestmark = pytest.mark.slow
 
-HELDOUT_FLOORS = {"demo": 0.83, "public": 0.78}
-"""Held-out scores the offline model must keep, per organisation. Measured 2026-12-02: demo 84.6%
-(181/214), public 80.0% (80/100). The targets are 90% in CI and 95% overall; they are not met yet, so
-these floors only stop a regression."""
+HELDOUT_FLOORS = {"demo": 0.84, "public": 0.80}
+"""Held-out scores the offline model must keep, per organisation. Measured 2026-12-02: demo 85.0%
+(181/213), public 82.0% (82/100); before this work 55.4% and 40.0%. The targets are 90% in CI and 95%
+overall; they are not met yet, so these floors only stop a regression."""
 
 HELDOUT_MAX_FALSE_ZEROS = {"demo": 1, "public": 2}
 """False "none" answers on the held-out sets, measured 2026-12-02 (11 on the demo set before this work);
