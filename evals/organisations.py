@@ -9,13 +9,14 @@ is built from; a store is built into a temporary folder and moved into place onl
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
 from pathlib import Path
+from typing import Any
 
-from agent.db import make_engine, session_scope, upgrade
+from sqlalchemy import Engine
+
+from agent.db import session_scope
 from evals.dataset import EVAL_NOW, ORGANISATIONS
-from evals.runner import EvalError, demo_fingerprint, prepare_demo
+from evals.runner import EvalError, build_cached_store, demo_fingerprint, prepare_demo
 
 PUBLIC_INCIDENTS = Path(__file__).parent / "orgs" / "public" / "incidents.jsonl"
 """The public organisation's incidents, in the `incident-copilot import` format."""
@@ -35,31 +36,15 @@ def prepare_public(*, cache_root: Path, rebuild: bool = False) -> Path:
     """Returns a folder holding the public organisation's store (`incidents.db` + `chroma/`), cached."""
     from agent.importers.jsonl import import_jsonl  # noqa: PLC0415 - loads the store's models
     from agent.postmortems.service import ensure_builtin_templates  # noqa: PLC0415
-    from agent.search.index import open_index  # noqa: PLC0415 - loads the embedding model
 
-    target = cache_root / _public_fingerprint()
-    if rebuild:
-        shutil.rmtree(target, ignore_errors=True)
-    if (target / "incidents.db").is_file() and (target / "chroma").is_dir():
-        return target
-    cache_root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="building-", dir=cache_root))
-    try:
-        engine = make_engine(f"sqlite:///{staging / 'incidents.db'}")
-        upgrade(engine)
-        index = open_index(path=staging / "chroma")
+    def build(engine: Engine, index: Any) -> None:
         import_jsonl(engine=engine, path=PUBLIC_INCIDENTS, now=EVAL_NOW, actor=PUBLIC_ACTOR, index=index)
         with session_scope(engine) as db_session:
             ensure_builtin_templates(db_session=db_session, now=EVAL_NOW)
         with session_scope(engine) as db_session:
             index.sync(db_session)
-        index.client.close()
-        engine.dispose()
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+
+    return build_cached_store(cache_root / _public_fingerprint(), build, rebuild=rebuild)
 
 
 def prepare_organisation(name: str, *, cache_root: Path, rebuild: bool = False) -> Path:

@@ -110,29 +110,29 @@ def demo_fingerprint(*, now: datetime, seed: int) -> str:
     return digest.hexdigest()[:16]
 
 
-def prepare_demo(
-    *, cache_root: Path, now: datetime = EVAL_NOW, seed: int = EVAL_SEED, rebuild: bool = False
+def build_cached_store(
+    target: Path, build: Callable[[Engine, Any], object], *, rebuild: bool = False
 ) -> Path:
-    """Returns a folder holding the demo store (`incidents.db` + `chroma/`), built now or found in the cache.
+    """Returns `target` holding a store (`incidents.db` + `chroma/`) that `build(engine, index)` filled.
 
-    The cache key is `demo_fingerprint`; a store is built into a temporary folder and moved into place
-    only when complete, so an interrupted build is never reused. Stores of other fingerprints are removed.
+    A store is built into a temporary folder beside `target` and moved into place only when complete, so
+    an interrupted build is never reused; a complete one is reused unless `rebuild`. Other stores of the
+    same cache folder (other fingerprints) are removed.
     """
-    from agent.demo.build import build_demo  # noqa: PLC0415 - loads the embedding model
-    from agent.search.index import open_index  # noqa: PLC0415
+    from agent.search.index import open_index  # noqa: PLC0415 - loads the embedding model
 
-    target = cache_root / demo_fingerprint(now=now, seed=seed)
     if rebuild:
         shutil.rmtree(target, ignore_errors=True)
     if (target / "incidents.db").is_file() and (target / "chroma").is_dir():
         return target
+    cache_root = target.parent
     cache_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="building-", dir=cache_root))
     try:
         engine = make_engine(f"sqlite:///{staging / 'incidents.db'}")
         upgrade(engine)
         index = open_index(path=staging / "chroma")
-        build_demo(engine=engine, index=index, now=now, seed=seed)
+        build(engine, index)
         index.client.close()
         engine.dispose()
         shutil.rmtree(target, ignore_errors=True)
@@ -143,6 +143,19 @@ def prepare_demo(
         if stale != target and stale.is_dir() and not stale.name.startswith("building-"):
             shutil.rmtree(stale, ignore_errors=True)
     return target
+
+
+def prepare_demo(
+    *, cache_root: Path, now: datetime = EVAL_NOW, seed: int = EVAL_SEED, rebuild: bool = False
+) -> Path:
+    """Returns a folder holding the demo store (`incidents.db` + `chroma/`), built now or found in the cache
+    (keyed by `demo_fingerprint`)."""
+    from agent.demo.build import build_demo  # noqa: PLC0415 - loads the embedding model
+
+    def build(engine: Engine, index: Any) -> None:
+        build_demo(engine=engine, index=index, now=now, seed=seed)
+
+    return build_cached_store(cache_root / demo_fingerprint(now=now, seed=seed), build, rebuild=rebuild)
 
 
 def _sqlite_copy(source: Path, target: Path) -> None:

@@ -195,6 +195,15 @@ class QueryResult:
     incidents: list[Incident] = field(default_factory=list)
 
 
+def _touching(services: Sequence[str]) -> Select[Any]:
+    """Returns the ids of the incidents that touched any of these services."""
+    return (
+        select(incident_services.c.incident_id)
+        .join(Service, Service.id == incident_services.c.service_id)
+        .where(Service.name.in_(services))
+    )
+
+
 def _filtered(statement: Select[Any], criteria: IncidentFilter) -> Select[Any]:
     conditions = []
     if criteria.statuses is not None:
@@ -202,21 +211,9 @@ def _filtered(statement: Select[Any], criteria: IncidentFilter) -> Select[Any]:
     if criteria.severities is not None:
         conditions.append(Incident.severity.in_([s.value for s in criteria.severities]))
     if criteria.services:
-        conditions.append(
-            Incident.id.in_(
-                select(incident_services.c.incident_id)
-                .join(Service, Service.id == incident_services.c.service_id)
-                .where(Service.name.in_(criteria.services))
-            )
-        )
+        conditions.append(Incident.id.in_(_touching(criteria.services)))
     if criteria.exclude_services:
-        conditions.append(
-            Incident.id.not_in(
-                select(incident_services.c.incident_id)
-                .join(Service, Service.id == incident_services.c.service_id)
-                .where(Service.name.in_(criteria.exclude_services))
-            )
-        )
+        conditions.append(Incident.id.not_in(_touching(criteria.exclude_services)))
     if criteria.by_resolution:
         if criteria.since is not None:
             conditions.append(Incident.resolved_at >= criteria.since)
