@@ -1,11 +1,14 @@
-"""Recognising what a question asks for: rules where the words are unambiguous, meaning otherwise.
+"""Recognising what a question asks for: named rules where a cue is unambiguous, meaning otherwise.
 
-A question is first spell-corrected against the words the rules look for ("incidnets", "sumary"), then
-matched by rules (incident references, severities, "how many", "related", "declare", "mark ... as
-stable", "root cause", ...). When no rule is sure, it goes to the intent of the most similar example
-question in `prompts.offline.INTENT_EXAMPLES`, compared by cosine similarity of MiniLM embeddings (the
-examples are embedded once per process; only the question is embedded per call). Too little similarity
-to anything means the question is beyond the offline model.
+A question is first spell-corrected against the words the rules look for ("incidnets", "sumary"; a real
+English word is never "corrected"), then matched by the named rules of `rule_intent` (greetings, help,
+destructive or bulk requests, postmortems asked for, declarations, changes with a target value, questions
+beyond scope, follow-ups, summaries, root cause and remediation, one attribute of one incident, related,
+counts, symptoms, filters; each decision carries its rule's name). When no rule is sure, the seven nearest
+of the example questions (`prompts.offline.intent_bank()`) vote by cosine similarity of MiniLM embeddings,
+entities masked on both sides (`mask_entities`); the examples are embedded once per process. Too little
+similarity to anything means the question is beyond the offline model, unless it is about things the
+store's incident titles name, which are then searched for.
 """
 
 from __future__ import annotations
