@@ -679,18 +679,15 @@ _MONTHS = [
     "november",
     "december",
 ]
-_IN_MONTH_RE = re.compile(
-    rf"\b(?:in|during|from)\s+({'|'.join(_MONTHS)}|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b(?!\s+\d)"
-)
+_MONTH_NAMES = "|".join(_MONTHS) + "|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec"
+"""A month's name or its short form, as a regular-expression alternation."""
+_IN_MONTH_RE = re.compile(rf"\b(?:in|during|from)\s+({_MONTH_NAMES})\b(?!\s+\d)")
 # A full month name on its own ("and september?"); "may" is left to "in may", being a verb too.
 _BARE_MONTH_RE = re.compile(
     r"\b(january|february|march|april|june|july|august|september|october|november|december)\b(?!\s+\d)"
 )
 _QUARTER_RE = re.compile(r"\b(?:(?:in|during|for)\s+)?q([1-4])\b|\b(?:last|previous|prev)\s+quarter\b")
-_SINCE_MONTH_START_RE = re.compile(
-    r"\b(?:since|from) (?:the )?(?:start|beginning) of (january|february|march|april|may|june|july|august|"
-    r"september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b"
-)
+_SINCE_MONTH_START_RE = re.compile(rf"\b(?:since|from) (?:the )?(?:start|beginning) of ({_MONTH_NAMES})\b")
 _SINCE_ORDINAL_RE = re.compile(r"\bsince (?:the )?([1-9]|[12]\d|3[01])(?:st|nd|rd|th)\b(?!\s+of\b)")
 _MONTH_WORD_RE = re.compile(r"\b(?:in|during|from)\s+([a-z]{4,10})\b(?!\s+\d)")
 
@@ -724,10 +721,6 @@ def _misspelt_month(lowered: str) -> _MonthMatch | None:
 _WEEKEND_RE = re.compile(r"\b(?:over|on|during|this|last|past)\s+(?:the\s+)?weekend\b")
 
 
-_MONTH_NAMES = (
-    r"january|february|march|april|may|june|july|august|september|october|november|december|"
-    r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec"
-)
 _HALF_RE = re.compile(r"\b(?:in |during |for )?h([12])\b")
 _YEAR_TO_DATE_RE = re.compile(r"\b(?:ytd|year to date|so far this year)\b")
 _WEEK_OF_MONTH_RE = re.compile(
@@ -741,10 +734,16 @@ _WEEK_INDEX = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2
 
 
 def _month_start(name: str, now: datetime) -> datetime:
-    """Returns the first day of the most recent month of that name that has begun."""
+    """Returns the first day of the most recent month of that name that has begun ("in December" asked in
+    November means last year's)."""
     month = next(i for i, full in enumerate(_MONTHS, start=1) if full.startswith(name[:3]))
     year = now.year if month <= now.month else now.year - 1
     return datetime(year, month, 1, tzinfo=UTC)
+
+
+def _next_month_start(start: datetime) -> datetime:
+    """Returns the first day of the month after the one `start` begins."""
+    return datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
 
 
 def _calendar_window(lowered: str, now: datetime) -> TimeWindow | None:
@@ -764,7 +763,7 @@ def _calendar_window(lowered: str, now: datetime) -> TimeWindow | None:
     match = _WEEK_OF_MONTH_RE.search(lowered)
     if match:
         start = _month_start(match.group(2), now)
-        end = datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
+        end = _next_month_start(start)
         if match.group(1) == "last":
             return TimeWindow(max(start, end - timedelta(days=7)), min(now, end), match.group(0))
         since = start + timedelta(days=7 * _WEEK_INDEX[match.group(1)])
@@ -799,9 +798,7 @@ def _calendar_window(lowered: str, now: datetime) -> TimeWindow | None:
         return TimeWindow(start, min(now, end), match.group(0))
     match = _SINCE_MONTH_START_RE.search(lowered)
     if match:
-        month = next(i for i, name in enumerate(_MONTHS, start=1) if name.startswith(match.group(1)[:3]))
-        year = now.year if month <= now.month else now.year - 1
-        return TimeWindow(datetime(year, month, 1, tzinfo=UTC), now, match.group(0))
+        return TimeWindow(_month_start(match.group(1), now), now, match.group(0))
     match = _SINCE_ORDINAL_RE.search(lowered)
     if match:
         # "since the 3rd": the most recent 3rd of a month, today included.
@@ -837,12 +834,8 @@ def _everyday_window(lowered: str, now: datetime) -> TimeWindow | None:
         return TimeWindow(start, now, "this quarter")
     match = _IN_MONTH_RE.search(lowered) or _BARE_MONTH_RE.search(lowered) or _misspelt_month(lowered)
     if match:
-        month = next(i for i, name in enumerate(_MONTHS, start=1) if name.startswith(match.group(1)[:3]))
-        # The most recent such month that has begun: "in December" asked in November means last year.
-        year = now.year if month <= now.month else now.year - 1
-        start = datetime(year, month, 1, tzinfo=UTC)
-        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
-        return TimeWindow(start, min(now, end), match.group(0))
+        start = _month_start(match.group(1), now)
+        return TimeWindow(start, min(now, _next_month_start(start)), match.group(0))
     return None
 
 

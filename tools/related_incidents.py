@@ -68,7 +68,7 @@ def related_incidents(
         time_frame: e.g. "past month", "since Monday"; omit for "right now".
         limit: Most incidents to return.
     """
-    from agent.search.hybrid import search_incidents  # noqa: PLC0415 - loads the embedding model
+    from agent.search.hybrid import SIMILARITY_FLOOR, search_incidents  # noqa: PLC0415 - loads the embedding model
 
     context = context_of(runtime)
     now = context.clock()
@@ -89,17 +89,17 @@ def related_incidents(
             # "Similar ones?" about a past incident means across history, not what is burning now.
             mode, window = "history", TimeWindow(ALL_TIME_START, now, "all time")
 
-        def search(within: TimeWindow, **options: Any) -> list[Any]:
+        def search(within: TimeWindow, *, most: int = limit, floor: float = SIMILARITY_FLOOR) -> list[Any]:
             criteria = service.IncidentFilter(since=within.since, until=within.until, overlapping=True)
             return search_incidents(
                 db_session,
                 index_for(context),
                 query=text,
                 criteria=criteria,
-                limit=options.pop("limit", limit),
+                limit=most,
                 exclude_ids=frozenset({focus.id}) if focus else frozenset(),
+                min_similarity=floor,
                 whole_incident=whole_incident,
-                **options,
             )
 
         hits = search(window)
@@ -114,7 +114,7 @@ def related_incidents(
         if not hits and mode != "active_recently" and not whole_incident:
             # A description of the past that clears no bar still has nearest incidents: show the few
             # closest, said to be weak matches, rather than a "none" no search can prove.
-            hits = search(window, min_similarity=CLOSEST_FLOOR, limit=min(limit, CLOSEST_LIMIT))
+            hits = search(window, most=min(limit, CLOSEST_LIMIT), floor=CLOSEST_FLOOR)
             closest = bool(hits)
         found = {
             i.id: i

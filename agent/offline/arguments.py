@@ -389,7 +389,7 @@ _ASIDE_RE = re.compile(
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[?!.;])\s+|\s+[—–]\s+|\s+-\s+|\(|\)")
 
 
-def _real_words() -> frozenset[str]:
+def real_words() -> frozenset[str]:
     """Returns the English words of the embedding model's vocabulary (never taken for misspellings)."""
     # Lazy: importing the embedding module loads chromadb (0.64 s measured), which a count never needs.
     from agent.search.embedding import known_words  # noqa: PLC0415
@@ -447,8 +447,8 @@ def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signa
         this_incident=bool(THIS_INCIDENT_RE.search(text)),
         pronoun=bool(_PRONOUN_RE.search(text)),
         severities=severities,
-        status_filter=find_status_filter(text, real_words=_real_words()),
-        status_target=find_status(text, real_words=_real_words()),
+        status_filter=find_status_filter(text, real_words=real_words()),
+        status_target=find_status(text, real_words=real_words()),
         services=found_services,
         excluded_services=excluded,
         time_frame=time_frame,

@@ -29,6 +29,7 @@ from agent.offline.arguments import (
     has_query_filters,
     mask_entities,
     names_incident,
+    real_words,
     target_severity,
     target_status,
     topic_text,
@@ -128,10 +129,7 @@ def correct_typos(text: str) -> str:
             return SHORTHAND[lowered]
         if len(lowered) < 5 or lowered in KEYWORDS or any(c.isdigit() for c in lowered):
             return word  # short words have too many neighbours; "incident-45" is a reference
-        # Lazy: importing the embedding module loads chromadb (0.64 s measured), which a count never needs.
-        from agent.search.embedding import known_words  # noqa: PLC0415
-
-        if lowered in known_words():
+        if lowered in real_words():
             return word  # a real word ("stale") is not a misspelt keyword ("stable")
         candidates = [k for k in KEYWORDS if k[:1] == lowered[:1]]
         close = difflib.get_close_matches(lowered, candidates, n=1, cutoff=0.84)
