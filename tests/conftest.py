@@ -76,7 +76,8 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
-def _fresh_postgres(url: str) -> Engine:
+def fresh_postgres(url: str) -> Engine:
+    """Returns an engine on the schema of `url`, emptied and migrated."""
     engine = make_engine(url)
     with engine.begin() as connection:
         tables = connection.execute(
@@ -95,7 +96,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Engine]
         engine = make_engine(f"sqlite:///{tmp_path}/incidents.db")  # type: ignore[str-bytes-safe]
         upgrade(engine)
     else:
-        engine = _fresh_postgres(request.getfixturevalue("postgres_url"))
+        engine = fresh_postgres(request.getfixturevalue("postgres_url"))
     yield engine
     engine.dispose()
 

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Engine
 
 from agent.incidents.models import Base
+from agent.outbox import models as _outbox_models  # noqa: F401 - registers the outbox table
 
 config = context.config
 target_metadata = Base.metadata

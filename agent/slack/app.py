@@ -8,7 +8,6 @@ call goes, which is how tests point it at a local fake.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,11 +17,13 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
+from agent.checkpoints import durable_checkpointer
 from agent.context import Context
 from agent.db import engine_for
 from agent.settings import Settings
 from agent.slack.catchup import CatchupCache, catchup_summary
 from agent.slack.dedupe import EventDeduper
+from agent.slack.delivery import SlackDelivery, retry_handlers
 from agent.slack.directory import SlackDirectory
 from agent.slack.ingest import TimelineIngest
 from agent.slack.listeners import register_listeners
@@ -38,9 +39,6 @@ from agent.slack.store import StoreWriter
 from agent.slack.turns import post_error
 
 logger = logging.getLogger(__name__)
-
-CHECKPOINTS_FILE = "slack-checkpoints.sqlite"
-"""The durable LangGraph checkpoints of paused Slack conversations, in the data folder."""
 
 AGENT_WORKERS = 4
 """Agent turns run at once; more would only queue on the model and the database."""
@@ -66,8 +64,8 @@ def build_app(
     Args:
         settings: Tokens, the Web API URL, the channel prefix, timeline and permission modes.
         engine: The incident store (default: the configured one, migrated).
-        runner_factory: Builds the agent runner on first use (default: `AgentRunner` with a durable SQLite
-            checkpointer in the data folder).
+        runner_factory: Builds the agent runner on first use (default: `AgentRunner` with durable
+            checkpoints: in PostgreSQL when the store is, else in a file in the data folder).
         web_client: The Web API client (default: one on `SLACK_API_URL` with `SLACK_BOT_TOKEN`).
         now: The clock (default: the system clock in UTC); tests freeze it.
         socket_mode: Served over Socket Mode, where requests are not signed (no signing secret needed).
@@ -81,7 +79,9 @@ def build_app(
     engine = engine if engine is not None else engine_for(settings.sqlalchemy_url)
     clock = now or (lambda: datetime.now(UTC))
     client = web_client or WebClient(
-        token=settings.slack_bot_token, base_url=api_base_url(settings.slack_api_url)
+        token=settings.slack_bot_token,
+        base_url=api_base_url(settings.slack_api_url),
+        retry_handlers=retry_handlers(),
     )
     writer = StoreWriter(engine)
     deduper = EventDeduper(writer=writer, now=clock)
@@ -97,6 +97,7 @@ def build_app(
         ),
         writer=writer,
         deduper=deduper,
+        delivery=SlackDelivery(client=client, writer=writer, now=clock),
         ingest=TimelineIngest(writer=writer, deduper=deduper),
         catchup=CatchupCache(
             compute=lambda incident_id, moment: catchup_summary(
@@ -128,6 +129,7 @@ def build_app(
     app.error(handle_error)
     register_listeners(app)
     _RUNTIMES[app] = runtime
+    runtime.delivery.start()
     return app
 
 
@@ -149,12 +151,8 @@ def default_runner(*, settings: Settings, database_url: str) -> Runner:
     `channel_members` policy the agent is therefore told `anyone`; the `responders` policy it enforces
     itself, on the asker and on the confirmer.
     """
-    from langgraph.checkpoint.sqlite import SqliteSaver  # noqa: PLC0415 - heavy; only when the agent runs
-
     from agent.runner import AgentRunner  # noqa: PLC0415
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(settings.data_dir / CHECKPOINTS_FILE, check_same_thread=False)
     policy = settings.write_permission
     context = Context(
         model=settings.model,
@@ -163,7 +161,9 @@ def default_runner(*, settings: Settings, database_url: str) -> Runner:
         data_dir=str(settings.data_dir),
         write_permission="anyone" if policy == "channel_members" else policy,
     )
-    return AgentRunner(context, checkpointer=SqliteSaver(connection))
+    return AgentRunner(
+        context, checkpointer=durable_checkpointer(database_url=database_url, data_dir=settings.data_dir)
+    )
 
 
 def _default_factory(settings: Settings, engine: Engine, processes: int) -> Callable[[], Runner]:
@@ -175,16 +175,19 @@ def _default_factory(settings: Settings, engine: Engine, processes: int) -> Call
     return lambda: default_runner(settings=settings, database_url=database_url)
 
 
-def handle_error(error: Exception, body: dict[str, Any], client: WebClient) -> None:
+def handle_error(error: Exception, body: dict[str, Any], context: BoltContext) -> None:
     """Logs any error a listener let through, with detail, and tells the thread in one sentence."""
     logger.error("Slack listener failed on %s", _describe(body), exc_info=error)
     event = body.get("event") or {}
-    if event.get("type") == "app_mention" and event.get("channel"):
+    runtime = context.get(CONTEXT_KEY)
+    if isinstance(runtime, SlackRuntime) and event.get("type") == "app_mention" and event.get("channel"):
         post_error(
-            client,
+            runtime,
             channel_id=event["channel"],
             thread_ts=event.get("thread_ts") or event.get("ts"),
             error=error,
+            key=f"error:{body.get('event_id') or event.get('ts')}",
+            event_id=body.get("event_id"),
         )
 
 

@@ -23,6 +23,7 @@ from agent.runner import AgentReply, TurnOptions
 from agent.settings import Settings
 from agent.slack.catchup import CatchupCache
 from agent.slack.dedupe import EventDeduper
+from agent.slack.delivery import SlackDelivery
 from agent.slack.directory import SlackDirectory
 from agent.slack.ingest import TimelineIngest
 from agent.slack.store import StoreWriter
@@ -91,6 +92,8 @@ class SlackRuntime:
     writer: StoreWriter
     """Every write the listeners make to the store goes through it."""
     deduper: EventDeduper
+    delivery: SlackDelivery
+    """Every reply goes out through it, so that none is lost when Slack refuses it for a while."""
     ingest: TimelineIngest
     """Writes timeline changes from channel messages, batched."""
     catchup: CatchupCache
@@ -155,6 +158,7 @@ class SlackRuntime:
         self.listener_executor.shutdown(wait=True, cancel_futures=False)
         self.agent_executor.shutdown(wait=True, cancel_futures=False)
         self.ingest.close()
+        self.delivery.close()
         close = getattr(self._runner, "close", None)
         if callable(close):
             close()

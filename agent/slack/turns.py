@@ -10,7 +10,6 @@ import logging
 from typing import Any
 
 from langchain_core.messages import BaseMessage
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from agent.db import session_scope
@@ -46,11 +45,24 @@ def error_sentence(error: BaseException) -> str:
     return GENERIC_ERROR
 
 
-def post_error(client: WebClient, *, channel_id: str, thread_ts: str | None, error: BaseException) -> None:
+def post_error(
+    runtime: SlackRuntime,
+    *,
+    channel_id: str,
+    thread_ts: str | None,
+    error: BaseException,
+    key: str,
+    event_id: str | None = None,
+) -> None:
     """Posts one short sentence about `error` in the thread (never a stack trace); failing to post is logged."""
     try:
-        client.chat_postMessage(
-            channel=channel_id, thread_ts=thread_ts, text=f":warning: {error_sentence(error)}"
+        runtime.delivery.send(
+            "chat_postMessage",
+            key=key,
+            event_id=event_id,
+            channel=channel_id,
+            thread_ts=thread_ts,
+            text=f":warning: {error_sentence(error)}",
         )
     except SlackApiError:
         logger.exception("Could not tell channel %s about an error", channel_id)
@@ -110,26 +122,32 @@ def answer_message(runtime: SlackRuntime, reply: AgentReply) -> dict[str, Any]:
 
 def post_reply(
     runtime: SlackRuntime,
-    client: WebClient,
     reply: AgentReply,
     *,
     channel_id: str,
     thread_ts: str | None,
     thread_id: str,
+    event_id: str | None = None,
 ) -> None:
     """Posts a reply in the thread: the confirmation request when a write waits, else the answer.
 
+    A reply Slack will not take for now is kept and delivered later (see `agent.slack.delivery`).
+
     Args:
         runtime: The app's runtime.
-        client: The Web API client.
         reply: The agent's reply.
         channel_id: Where to post.
         thread_ts: The thread to post in (None: top level).
         thread_id: The agent thread, which Confirm / Cancel resume.
+        event_id: The Slack event answered, for the log.
     """
     if reply.pending is not None:
         pending = reply.pending.to_dict()
-        client.chat_postMessage(
+        runtime.delivery.send(
+            "chat_postMessage",
+            # A resumed turn can pause again at its next write, which is a new request.
+            key=f"{thread_id}:confirm:{reply.pending.action}:{reply.pending.incident}",
+            event_id=event_id,
             channel=channel_id,
             thread_ts=thread_ts,
             text=confirmation_text(pending),
@@ -137,14 +155,22 @@ def post_reply(
                 pending, thread_id=thread_id, who_may_confirm=runtime.who_may_confirm()
             ),
         )
-    elif not post_postmortem_file(runtime, client, reply, channel_id=channel_id, thread_ts=thread_ts):
-        client.chat_postMessage(
-            channel=channel_id, thread_ts=thread_ts, unfurl_links=False, **answer_message(runtime, reply)
+    elif not post_postmortem_file(
+        runtime, reply, channel_id=channel_id, thread_ts=thread_ts, key=f"{thread_id}:postmortem"
+    ):
+        runtime.delivery.send(
+            "chat_postMessage",
+            key=f"{thread_id}:answer",
+            event_id=event_id,
+            channel=channel_id,
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            **answer_message(runtime, reply),
         )
 
 
 def post_postmortem_file(
-    runtime: SlackRuntime, client: WebClient, reply: AgentReply, *, channel_id: str, thread_ts: str | None
+    runtime: SlackRuntime, reply: AgentReply, *, channel_id: str, thread_ts: str | None, key: str
 ) -> bool:
     """Uploads a postmortem drafted in this turn as a Markdown file in the thread, with a short excerpt.
 
@@ -165,7 +191,9 @@ def post_postmortem_file(
     if draft is None:
         return False
     public_id = str(drafted[-1]["incident"])
-    client.files_upload_v2(
+    runtime.delivery.send(
+        "files_upload_v2",
+        key=key,
         channel=channel_id,
         thread_ts=thread_ts,
         content=draft.body,

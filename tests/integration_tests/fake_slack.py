@@ -57,6 +57,8 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
     """Method name -> Slack error code it answers with, to test failure handling."""
+    http_faults: dict[str, list[int]] = field(default_factory=dict)
+    """Method name -> HTTP statuses its next calls answer with, one per call (429 says Retry-After: 1)."""
 
     def __post_init__(self) -> None:
         self._condition = threading.Condition()
@@ -178,8 +180,16 @@ class FakeSlack:
                     params["file_id"] = path.removeprefix("/upload/")
                 if method == "respond":
                     params["response_url"] = path
-                body = json.dumps(fake.handle(method, params)).encode()
-                self.send_response(200)
+                status = fake.take_fault(method, params)
+                if status is None:
+                    answer = fake.handle(method, params)
+                else:
+                    error = "ratelimited" if status == 429 else "service_unavailable"
+                    answer = {"ok": False, "error": error}
+                body = json.dumps(answer).encode()
+                self.send_response(status or 200)
+                if status == 429:
+                    self.send_header("Retry-After", "1")
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -224,6 +234,16 @@ class FakeSlack:
                 return handler(params)
             finally:
                 self._condition.notify_all()
+
+    def take_fault(self, method: str, params: dict[str, Any]) -> int | None:
+        """Returns the HTTP status the next call to `method` fails with (recording the call), or None."""
+        with self._condition:
+            faults = self.http_faults.get(method)
+            if not faults:
+                return None
+            self.calls.append(Call(f"{method}!{faults[0]}", params))
+            self._condition.notify_all()
+            return faults.pop(0)
 
     def _respond(self, _params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}

@@ -28,6 +28,7 @@ import pytest
 import yaml
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from slack_bolt import App
+from slack_sdk import WebClient
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
@@ -38,6 +39,8 @@ from agent.incidents.enums import ONGOING_STATUSES, EntrySource, Severity
 from agent.incidents.exceptions import IncidentNotFound
 from agent.incidents.models import ProcessedEvent, TimelineEntry
 from agent.incidents.service import SlackMessage
+from agent.outbox import service as outbox
+from agent.outbox.models import OutboxMessage
 from agent.postmortems import service as postmortems
 from agent.runner import AgentReply, PendingConfirmation
 from agent.settings import Settings
@@ -50,7 +53,7 @@ from agent.slack.runtime import SlackRuntime
 from agent.slack.server import EVENTS_PATH, serve_in_background
 from agent.slack.store import StoreWriter
 from agent.slack.turns import GENERIC_ERROR
-from tests.conftest import NOW, DemoStore
+from tests.conftest import NOW, DemoStore, fresh_postgres
 from tests.integration_tests.fake_slack import (
     BOT_ID,
     BOT_USER_ID,
@@ -222,6 +225,7 @@ def serving(
     *,
     clock: Callable[[], datetime] = lambda: NOW,
     agent_processes: int = 0,
+    web_client: WebClient | None = None,
     **overrides: str,
 ) -> Iterator[Running]:
     """Builds the app on the fake Web API and serves it on a free port for the block."""
@@ -229,6 +233,7 @@ def serving(
         settings=slack_settings(tmp_path, fake.api_url, **overrides),
         engine=store,
         runner_factory=runner_factory,
+        web_client=web_client,
         now=clock,
         agent_processes=agent_processes,
     )
@@ -390,6 +395,78 @@ def test_a_failure_is_one_short_sentence_in_the_thread(
     slack.send.event(second)
     (message,) = fake.wait_for("chat.postMessage", in_thread(INC1, second["ts"]))
     assert message["text"] == ":warning: There is no incident-99."
+
+
+@pytest.mark.slow
+def test_rate_limits_and_server_errors_are_retried_until_the_reply_goes_out(
+    slack: Running, fake: FakeSlack, store: Engine
+) -> None:
+    fake.http_faults["chat.postMessage"] = [429, 429, 429, 500]
+    mention = mention_event(INC1, PRIYA, "status?", ts=fake.next_ts())
+
+    slack.send.event(mention)
+
+    (reply,) = fake.wait_for("chat.postMessage", in_thread(INC1, mention["ts"]), timeout=60)
+    assert reply["text"] == "You asked: status?"
+    slack.idle()
+    attempts = [call.method for call in fake.calls if call.method.startswith("chat.postMessage")]
+    assert attempts == [
+        "chat.postMessage!429",
+        "chat.postMessage!429",
+        "chat.postMessage!429",
+        "chat.postMessage!500",
+        "chat.postMessage",
+    ]
+    with session_scope(store) as session:
+        assert session.scalars(select(OutboxMessage)).all() == []
+
+
+def test_a_reply_slack_will_not_take_is_kept_and_delivered_later_exactly_once(
+    fake: FakeSlack,
+    store: Engine,
+    tmp_path: Path,
+    runner: ScriptedRunner,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # No client retries here, so that the first refusal goes straight to the outbox.
+    client = WebClient(token="xoxb-test-token", base_url=fake.api_url, retry_handlers=[])
+    mention = mention_event(INC1, PRIYA, "status?", ts=fake.next_ts())
+    fake.http_faults["chat.postMessage"] = [503]
+    with serving(fake, store, tmp_path, lambda: runner, web_client=client) as slack:
+        slack.send.event(mention, event_id="Ev0OUTAGE")
+        slack.idle()
+        fake.http_faults["chat.postMessage"] = [503]
+        # Not due yet, then due but Slack still refuses: kept, with a later next attempt.
+        assert slack.runtime.delivery.flush(now=NOW).delivered == 0
+        assert slack.runtime.delivery.flush(now=NOW + timedelta(minutes=1)).failed == 1
+    assert fake.calls_to("chat.postMessage") == []
+    assert any(
+        "Ev0OUTAGE" in record.getMessage() and "kept in the outbox" in record.getMessage()
+        for record in caplog.records
+    )
+    with session_scope(store) as session:
+        (kept,) = outbox.pending(db_session=session, channel="slack")
+        assert (kept.attempts, kept.last_error) == (2, "HTTP 503 service_unavailable")
+        assert kept.key == f"slack:{INC1}:{mention['ts']}:{mention['ts']}:answer"
+
+    # After a restart (or on another replica), the sender delivers it once Slack takes it again.
+    with serving(fake, store, tmp_path, lambda: runner, web_client=client) as restarted:
+        later = NOW + timedelta(minutes=5)
+        assert restarted.runtime.delivery.flush(now=later).delivered == 1
+        assert restarted.runtime.delivery.flush(now=later + timedelta(hours=1)).delivered == 0
+    (reply,) = fake.calls_to("chat.postMessage")
+    assert (reply["channel"], reply["thread_ts"], reply["text"]) == (
+        INC1,
+        mention["ts"],
+        "You asked: status?",
+    )
+    assert len(runner.asked) == 1
+    with session_scope(store) as session:
+        assert outbox.counts(db_session=session, channel="slack") == {
+            "pending": 0,
+            "delivered": 1,
+            "given_up": 0,
+        }
 
 
 def test_a_malformed_event_is_logged_and_the_app_keeps_answering(
@@ -985,3 +1062,58 @@ def test_the_manifest_subscribes_to_what_the_app_handles_at_its_endpoint() -> No
     assert settings["socket_mode_enabled"] is False
     socket = CliRunner().invoke(cli, ["slack", "manifest", "--socket"])
     assert yaml.safe_load(socket.output)["settings"]["socket_mode_enabled"] is True
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_change_paused_on_one_replica_is_confirmed_on_another_exactly_once(
+    fake: FakeSlack, postgres_url: str, tmp_path: Path
+) -> None:
+    store = fresh_postgres(postgres_url)
+    with session_scope(store) as session:
+        service.declare(
+            db_session=session,
+            title="Checkout errors for EU customers",
+            severity=Severity.sev2,
+            now=NOW - timedelta(hours=1),
+            actor="Priya Raman",
+            source=EntrySource.cli,
+            services=["checkout"],
+            slack_channel_id=INC1,
+        )
+
+    def replica(name: str) -> Any:
+        # Each replica has a data folder of its own: nothing in it may be needed by the other.
+        return serving(
+            fake,
+            store,
+            tmp_path / name,
+            runner_factory=None,
+            INCIDENT_COPILOT_DATA_DIR=str(tmp_path / name / "data"),
+            DATABASE_URL=postgres_url,
+        )
+
+    with replica("a") as a, replica("b") as b:
+        a.send.event(mention_event(INC1, PRIYA, "Update incident-1 to SEV-1", ts=fake.next_ts()))
+        message = copy.deepcopy(confirmation_message(fake, INC1))
+        assert message["text"] == "Confirm: Change the severity of incident-1 from SEV-2 to SEV-1?"
+
+        press(b, fake, PRIYA, INC1, message)
+        (done,) = fake.wait_for(
+            "chat.update", lambda p: p["text"].startswith(":white_check_mark:"), timeout=120
+        )
+        again = press(a, fake, PRIYA, INC1, message)
+        (refused,) = fake.wait_for("respond", again)
+        a.idle()
+        b.idle()
+    assert refused["text"] == "This change was already answered."
+    assert "SEV-1" in done["text"]
+    with session_scope(store) as session:
+        assert service.get_or_raise(db_session=session, incident_id=1).severity == "SEV-1"
+        changes = [
+            a for a in service.audit_log(db_session=session, incident_id=1) if a.action == "update_severity"
+        ]
+        assert [(c.actor, c.before, c.after) for c in changes] == [
+            ("Priya Raman", {"severity": "SEV-2"}, {"severity": "SEV-1"})
+        ]
+    assert not list(tmp_path.glob("*/data/*checkpoints*"))
+    store.dispose()

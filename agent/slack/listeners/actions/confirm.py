@@ -98,9 +98,7 @@ def _answer(
             text=f"{verb} by {name}; working on it…",
             blocks=outcome_blocks(headline=f":hourglass_flowing_sand: {verb} by *{name}*; working on it…"),
         )
-        runtime.submit(
-            _resume, runtime, client, channel_id, message_ts, thread_ts, thread_id, name, confirmed
-        )
+        runtime.submit(_resume, runtime, channel_id, message_ts, thread_ts, thread_id, name, confirmed)
     except Exception as error:
         logger.exception("Answering a confirmation in %s failed", channel_id)
         _tell(respond, f":warning: {error_sentence(error)}")
@@ -112,7 +110,6 @@ def _tell(respond: Respond, text: str) -> None:
 
 def _resume(
     runtime: SlackRuntime,
-    client: WebClient,
     channel_id: str,
     message_ts: str,
     thread_ts: str | None,
@@ -125,15 +122,22 @@ def _resume(
     except Exception as error:
         logger.exception("Resuming agent thread %s failed", thread_id)
         headline = f":warning: {error_sentence(error)}"
-        client.chat_update(
-            channel=channel_id, ts=message_ts, text=headline, blocks=outcome_blocks(headline=headline)
+        runtime.delivery.send(
+            "chat_update",
+            key=f"{thread_id}:outcome:{message_ts}",
+            channel=channel_id,
+            ts=message_ts,
+            text=headline,
+            blocks=outcome_blocks(headline=headline),
         )
         return
     if confirmed:
         headline = f":white_check_mark: Confirmed by *{name}*."
     else:
         headline = f":no_entry_sign: Cancelled by *{name}*; nothing was changed."
-    client.chat_update(
+    runtime.delivery.send(
+        "chat_update",
+        key=f"{thread_id}:outcome:{message_ts}",
         channel=channel_id,
         ts=message_ts,
         text=f"{headline} {reply.answer}".strip(),
@@ -141,4 +145,4 @@ def _resume(
     )
     if reply.pending is not None:
         # The agent paused again at its next write: ask for that one too.
-        post_reply(runtime, client, reply, channel_id=channel_id, thread_ts=thread_ts, thread_id=thread_id)
+        post_reply(runtime, reply, channel_id=channel_id, thread_ts=thread_ts, thread_id=thread_id)

@@ -56,7 +56,7 @@ def handle_incident_command(
         return
     ack(text=f"Working on `{COMMAND} {parsed.label}`…", response_type="ephemeral")
     runtime = runtime_of(context)
-    runtime.submit(run_command, runtime, client, respond, command, parsed)
+    runtime.submit(run_command, runtime, respond, command, parsed)
 
 
 def parse_command(text: str) -> AgentCommand | None:
@@ -109,7 +109,7 @@ def _without_refs(text: str) -> str:
 
 
 def run_command(
-    runtime: SlackRuntime, client: WebClient, respond: Respond, command: dict[str, Any], parsed: AgentCommand
+    runtime: SlackRuntime, respond: Respond, command: dict[str, Any], parsed: AgentCommand
 ) -> None:
     """Puts the command's question to the agent; answers and errors go privately to the person who typed it.
 
@@ -125,7 +125,7 @@ def run_command(
             runtime, question=parsed.question, channel_id=channel_id, user_id=user_id, thread_id=thread_id
         )
         if reply.pending is not None:
-            post_reply(runtime, client, reply, channel_id=channel_id, thread_ts=None, thread_id=thread_id)
+            post_reply(runtime, reply, channel_id=channel_id, thread_ts=None, thread_id=thread_id)
         else:
             respond(response_type="ephemeral", replace_original=False, **answer_message(runtime, reply))
     except Exception as error:

@@ -38,7 +38,9 @@ def handle_app_mention(
         logger.info("Ignoring redelivered mention %s", body.get("event_id"))
         return
     _react(client, "reactions_add", event["channel"], event["ts"])
-    runtime.submit(answer_mention, runtime, client, event, context.bot_user_id, context.bot_id)
+    runtime.submit(
+        answer_mention, runtime, client, event, context.bot_user_id, context.bot_id, body.get("event_id")
+    )
 
 
 def answer_mention(
@@ -47,21 +49,28 @@ def answer_mention(
     event: dict[str, Any],
     bot_user_id: str | None,
     bot_id: str | None,
+    event_id: str | None = None,
 ) -> None:
     """Answers a mention in its thread; any failure becomes one short sentence there."""
     channel_id, ts = event["channel"], event["ts"]
     thread_ts = event.get("thread_ts") or ts
     try:
         question = plain_text(event.get("text") or "", name_of=runtime.directory.name, drop_user=bot_user_id)
+        thread_id = agent_thread_id(channel_id, thread_ts, ts)
         if not question:
-            client.chat_postMessage(
-                channel=channel_id, thread_ts=thread_ts, text=HELP_TEXT, blocks=help_blocks()
+            runtime.delivery.send(
+                "chat_postMessage",
+                key=f"{thread_id}:help",
+                event_id=event_id,
+                channel=channel_id,
+                thread_ts=thread_ts,
+                text=HELP_TEXT,
+                blocks=help_blocks(),
             )
             return
         history = load_history(
             runtime, client, event=event, thread_ts=thread_ts, bot_user_id=bot_user_id, bot_id=bot_id
         )
-        thread_id = agent_thread_id(channel_id, thread_ts, ts)
         reply = ask(
             runtime,
             question=question,
@@ -70,10 +79,19 @@ def answer_mention(
             thread_id=thread_id,
             history=history,
         )
-        post_reply(runtime, client, reply, channel_id=channel_id, thread_ts=thread_ts, thread_id=thread_id)
+        post_reply(
+            runtime, reply, channel_id=channel_id, thread_ts=thread_ts, thread_id=thread_id, event_id=event_id
+        )
     except Exception as error:
-        logger.exception("Answering mention %s in %s failed", ts, channel_id)
-        post_error(client, channel_id=channel_id, thread_ts=thread_ts, error=error)
+        logger.exception("Answering mention %s in %s (event %s) failed", ts, channel_id, event_id or "-")
+        post_error(
+            runtime,
+            channel_id=channel_id,
+            thread_ts=thread_ts,
+            error=error,
+            key=f"{agent_thread_id(channel_id, thread_ts, ts)}:error",
+            event_id=event_id,
+        )
     finally:
         _react(client, "reactions_remove", channel_id, ts)
 

@@ -1,0 +1,1 @@
+"""Replies that could not be delivered yet, kept in the store until they are."""
