@@ -37,3 +37,7 @@ class ConcurrentUpdate(IncidentCopilotError):
 
 class InvalidInput(IncidentCopilotError):
     """Input that cannot be accepted, with the reason."""
+
+
+class SearchUnavailable(IncidentCopilotError):
+    """The search index cannot be reached; what the store answers (counts, lists, details) still works."""

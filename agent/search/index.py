@@ -27,6 +27,7 @@ settings name). Another index pointed at the same store notices through the coun
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -36,9 +37,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import chromadb
+import httpx
 import numpy as np
 import numpy.typing as npt
 from chromadb.api import ClientAPI
@@ -50,6 +52,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.incidents import service
+from agent.incidents.exceptions import SearchUnavailable
 from agent.incidents.models import Incident, TimelineEntry
 from agent.search.embedding import MiniLMEmbedding, get_embedding
 from agent.search.keyword import SEARCHED_KINDS, content_words, looks_exact
@@ -194,6 +197,31 @@ class SyncReport:
 # --- the index ---------------------------------------------------------------------------------------
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+UNREACHABLE = (
+    "The search index (the Chroma server at {where}) cannot be reached right now, so I cannot search "
+    "incident text. Counts, lists and incident details still work; changes made meanwhile are kept and "
+    "indexed as soon as the server is back."
+)
+
+
+def _server_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """Turns a Chroma server that cannot be reached into `SearchUnavailable`, which people can act on."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except httpx.TransportError as error:
+            index = args[0]
+            where = getattr(index, "location", "configured")
+            raise SearchUnavailable(UNREACHABLE.format(where=where)) from error
+
+    return wrapper
+
+
 class IncidentIndex:
     """The Chroma collection of incident documents; build it with `open_index`.
 
@@ -203,13 +231,23 @@ class IncidentIndex:
     times out.
     """
 
-    def __init__(self, client: ClientAPI, collection_name: str, embedding: MiniLMEmbedding) -> None:
+    @_server_errors
+    def __init__(
+        self,
+        client: ClientAPI,
+        collection_name: str,
+        embedding: MiniLMEmbedding,
+        *,
+        location: str = "embedded",
+    ) -> None:
         if not _COLLECTION_NAME_RE.match(collection_name):
             raise ValueError(
                 f"Invalid Chroma collection name {collection_name!r}: use 3 to 512 letters, digits, '.', '_' "
                 "or '-', starting and ending with a letter or digit."
             )
         self.client = client
+        self.location = location
+        """Where the index lives: `embedded`, or the server's `host:port`."""
         self.collection_name = collection_name
         self.embedding = embedding
         self._lock = threading.RLock()
@@ -234,12 +272,14 @@ class IncidentIndex:
         """Returns the Chroma collection."""
         return self._collection
 
+    @_server_errors
     def count(self) -> int:
         """Returns how many documents the index holds."""
         return self._collection.count()
 
     # -- writing ---------------------------------------------------------------------------------------
 
+    @_server_errors
     def upsert_incidents(
         self, db_session: Session, incident_ids: Iterable[int], *, progress: ProgressCallback | None = None
     ) -> SyncReport:
@@ -252,6 +292,7 @@ class IncidentIndex:
             _consume(session, marks)
         return report
 
+    @_server_errors
     def delete(self, incident_ids: Iterable[int]) -> None:
         """Removes the documents of these incidents from the index."""
         records = [record_id(i) for i in incident_ids]
@@ -259,6 +300,7 @@ class IncidentIndex:
             self._known_count = None
             self._collection.delete(ids=records)
 
+    @_server_errors
     def refresh(self, db_session: Session, *, progress: ProgressCallback | None = None) -> SyncReport:
         """Brings the index up to date before it serves a search: applies the change queue, then runs a full
         `sync` if the document count differs from the incident count (or the document format changed).
@@ -284,12 +326,14 @@ class IncidentIndex:
                 report = report + self._sync(session, progress)
         return report
 
+    @_server_errors
     def sync(self, db_session: Session, *, progress: ProgressCallback | None = None) -> SyncReport:
         """Compares every incident of the store with its document and repairs the difference: adds missing
         documents, rewrites those whose content hash differs, removes those of incidents that are gone."""
         with self._lock, _own_session(db_session) as session:
             return self._sync(session, progress)
 
+    @_server_errors
     def reindex(self, db_session: Session, *, progress: ProgressCallback | None = None) -> int:
         """Rebuilds the index from scratch (drops and recreates the collection); returns the documents written."""
         with self._lock, _own_session(db_session) as session:
@@ -391,6 +435,7 @@ class IncidentIndex:
 
     # -- searching -------------------------------------------------------------------------------------
 
+    @_server_errors
     def semantic_search(
         self,
         query: str,
@@ -423,6 +468,7 @@ class IncidentIndex:
         hits = self.nearest(self.embedding.embed_query(query), limit=limit + len(excluded), where=filter_)
         return [(i, similarity) for i, similarity in hits if i not in excluded][:limit]
 
+    @_server_errors
     def nearest(
         self, vector: npt.NDArray[np.float32], *, limit: int, where: dict[str, Any] | None = None
     ) -> list[tuple[int, float]]:
@@ -508,15 +554,22 @@ def open_index(
     settings = settings or get_settings()
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     client: ClientAPI
+    location = "embedded"
     if settings.chroma_host and path is None:
-        client = chromadb.HttpClient(
-            host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
-        )
+        location = f"{settings.chroma_host}:{settings.chroma_port}"
+        try:
+            client = chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+            )
+        except ValueError as error:  # what chromadb raises when the server does not answer its heartbeat
+            raise SearchUnavailable(UNREACHABLE.format(where=location)) from error
     else:
         folder = path or settings.chroma_path
         folder.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=str(folder), settings=chroma_settings)
-    return IncidentIndex(client, collection or settings.chroma_collection, embedding or get_embedding())
+    return IncidentIndex(
+        client, collection or settings.chroma_collection, embedding or get_embedding(), location=location
+    )
 
 
 def follow_store(target: Engine | sessionmaker[Session], index: IncidentIndex) -> Callable[[], None]:
@@ -533,6 +586,8 @@ def follow_store(target: Engine | sessionmaker[Session], index: IncidentIndex) -
             return
         try:
             index.refresh(session)
+        except SearchUnavailable:
+            logger.warning("search index unreachable; the change stays queued until it is back")
         except Exception:  # noqa: BLE001 - the write is committed; the queue keeps the change
             logger.exception("could not update the search index after a commit")
 

@@ -1,0 +1,1 @@
+"""Real servers that tests start for themselves (a Chroma server, `slack serve` replicas)."""
