@@ -57,6 +57,8 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
     """Method name -> Slack error code it answers with, to test failure handling."""
+    socket_url: Callable[[], str] | None = None
+    """Hands out the Socket Mode URL `apps.connections.open` answers with (see `tests.servers.socket_mode`)."""
     http_faults: dict[str, list[int]] = field(default_factory=dict)
     """Method name -> HTTP statuses its next calls answer with, one per call (429 says Retry-After: 1)."""
 
@@ -264,6 +266,11 @@ class FakeSlack:
             json.loads(params["files"]) if isinstance(params.get("files"), str) else params.get("files", [])
         )
         return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+
+    def _apps_connections_open(self, _params: dict[str, Any]) -> dict[str, Any]:
+        if self.socket_url is None:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return {"ok": True, "url": self.socket_url()}
 
     def _auth_test(self, _params: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -13,12 +13,11 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from agent.cli import app as cli
-from agent.db import make_engine, session_scope, upgrade
+from agent.db import session_scope
 from agent.incidents import service
 from agent.incidents.enums import ONGOING_STATUSES, EntrySource, Severity
 from agent.incidents.exceptions import IncidentNotFound
@@ -42,8 +41,7 @@ from agent.incidents.service import SlackMessage
 from agent.outbox import service as outbox
 from agent.outbox.models import OutboxMessage
 from agent.postmortems import service as postmortems
-from agent.runner import AgentReply, PendingConfirmation
-from agent.settings import Settings
+from agent.runner import AgentReply
 from agent.slack.app import build_app, runtime_for
 from agent.slack.blocks import CONFIRM_ACTION, HELP_TEXT
 from agent.slack.catchup import CatchupCache, catchup_summary
@@ -66,141 +64,21 @@ from tests.integration_tests.fake_slack import (
     mention_event,
     message_event,
 )
-
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-
-PRIYA, MARCUS, SAM, CHLOE = "U0PRIYA", "U0MARCUS", "U0SAM", "U0CHLOE"
-INC1, INC2, INC3, GENERAL = "C0INC1", "C0INC2", "C0INC3", "C0GENERAL"
-
-
-# --- a runner double for the HTTP mechanics ---------------------------------------------------------------
-
-
-@dataclass
-class ScriptedRunner:
-    """Answers from a table (first matching phrase wins) and records every call; it changes nothing."""
-
-    replies: dict[str, AgentReply] = field(default_factory=dict)
-    error: Exception | None = None
-    asked: list[dict[str, Any]] = field(default_factory=list)
-    resumed: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def ask(self, question: str, **kwargs: Any) -> AgentReply:
-        with self._lock:
-            self.asked.append({"question": question, **kwargs})
-        if self.error is not None:
-            raise self.error
-        for phrase, reply in self.replies.items():
-            if phrase.lower() in question.lower():
-                return reply
-        return AgentReply(answer=f"You asked: {question}", tool_calls=[], incidents=[])
-
-    def resume(self, thread_id: str, **kwargs: Any) -> AgentReply:
-        with self._lock:
-            self.resumed.append({"thread_id": thread_id, **kwargs})
-        verdict = "applied" if kwargs["confirmed"] else "dropped"
-        return AgentReply(answer=f"The change was {verdict}.", tool_calls=[], incidents=[])
-
-
-SEVERITY_CHANGE = PendingConfirmation(
-    action="update_severity",
-    incident="incident-1",
-    summary="Change the severity of incident-1 from SEV-2 to SEV-1.",
-    changes={"severity": ["SEV-2", "SEV-1"]},
-    requested_by="Priya Raman",
+from tests.integration_tests.slack_world import (
+    CHLOE,
+    GENERAL,
+    INC1,
+    INC2,
+    INC3,
+    MARCUS,
+    PRIYA,
+    SAM,
+    SECRET,
+    SEVERITY_CHANGE,
+    ScriptedRunner,
+    in_thread,
+    slack_settings,
 )
-
-
-# --- workspace, store, app ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    """Yields a running fake Slack with four people and four channels."""
-    slack = FakeSlack(start_ts=NOW.timestamp())
-    slack.add_user(PRIYA, "Priya Raman", display_name="priya")
-    slack.add_user(MARCUS, "Marcus Chen")
-    slack.add_user(SAM, "Sam Taylor")
-    slack.add_user(CHLOE, "Chloe Dubois")
-    slack.add_channel(INC1, "incident-1-checkout-errors", members=[PRIYA, MARCUS])
-    slack.add_channel(INC2, "incident-2-leaked-key", members=[PRIYA], is_private=True)
-    slack.add_channel(INC3, "incident-3-search-slow", members=[MARCUS])
-    slack.add_channel(GENERAL, "general", members=[PRIYA, MARCUS, SAM, CHLOE])
-    with slack.running():
-        yield slack
-
-
-def _seed(store: Engine) -> None:
-    """incident-1 (linked by channel id, 12 messages), -2 (private, linked by name, 12), -3 (3 messages)."""
-    with session_scope(store) as session:
-        for number, (title, channel_id, private, messages) in enumerate(
-            [
-                ("Checkout errors for EU customers", INC1, False, 12),
-                ("Leaked deploy key", None, True, 12),
-                ("Search is slow", None, False, 3),
-            ],
-            start=1,
-        ):
-            declared = NOW - timedelta(hours=3 + number)
-            service.declare(
-                db_session=session,
-                title=title,
-                severity=Severity.sev2,
-                now=declared,
-                actor="Priya Raman",
-                source=EntrySource.cli,
-                services=["checkout"],
-                slack_channel_id=channel_id,
-                private=private,
-            )
-            for index in range(messages):
-                service.add_timeline_entry(
-                    db_session=session,
-                    incident_id=number,
-                    at=declared + timedelta(minutes=5 * (index + 1)),
-                    author="Marcus Chen" if index % 2 else "Priya Raman",
-                    text=f"Checkout error rate is {index + 10}% for EU customers; rolled back deploy {index}.",
-                    source=EntrySource.import_,
-                )
-
-
-@pytest.fixture(scope="module")
-def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Returns a migrated SQLite file with the three incidents, built once and copied by each test."""
-    path = tmp_path_factory.mktemp("seeded") / "incidents.db"
-    store = make_engine(f"sqlite:///{path}")
-    upgrade(store)
-    _seed(store)
-    store.dispose()  # closing the last connection folds the WAL into the file, so a copy is complete
-    return path
-
-
-@pytest.fixture
-def store(seeded_store: Path, tmp_path: Path) -> Iterator[Engine]:
-    """Yields a fresh SQLite copy of the seeded store (the ingestion test runs on PostgreSQL too)."""
-    path = tmp_path / "incidents.db"
-    shutil.copyfile(seeded_store, path)
-    store = make_engine(f"sqlite:///{path}")
-    yield store
-    store.dispose()
-
-
-def slack_settings(tmp_path: Path, api_url: str, **overrides: str) -> Settings:
-    """Returns settings for the app under test, ignoring the developer's environment and `.env`."""
-    values = {
-        "SLACK_BOT_TOKEN": "xoxb-test-token",
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": api_url,
-        "INCIDENT_COPILOT_DATA_DIR": str(tmp_path / "data"),
-        "INCIDENT_COPILOT_MODEL": "offline",
-        "INCIDENT_CHANNEL_PREFIX": "incident-",
-        "INCIDENT_COPILOT_TIMELINE_SYNC": "all",
-        "INCIDENT_COPILOT_WRITE_PERMISSION": "channel_members",
-    }
-    return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
 
 
 @dataclass
@@ -248,11 +126,6 @@ def serving(
 
 
 @pytest.fixture
-def runner() -> ScriptedRunner:
-    return ScriptedRunner()
-
-
-@pytest.fixture
 def slack(fake: FakeSlack, store: Engine, tmp_path: Path, runner: ScriptedRunner) -> Iterator[Running]:
     with serving(fake, store, tmp_path, lambda: runner) as running:
         yield running
@@ -266,10 +139,6 @@ def timeline_messages(store: Engine, incident_id: int) -> list[TimelineEntry]:
             .order_by(TimelineEntry.slack_ts)
         )
         return list(rows)
-
-
-def in_thread(channel: str, thread_ts: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda params: params.get("channel") == channel and params.get("thread_ts") == thread_ts
 
 
 # --- transport -------------------------------------------------------------------------------------------
