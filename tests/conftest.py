@@ -6,10 +6,10 @@ import os
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
-from agent.db import make_engine, session_factory, upgrade
+from agent.db import make_engine, session_factory, session_scope, upgrade
+from agent.incidents import service
+from agent.incidents.enums import EntrySource, Severity
 from agent.settings import get_settings
 
 if TYPE_CHECKING:
@@ -42,6 +44,27 @@ def _offline_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def now() -> datetime:
     """Returns the frozen clock."""
     return NOW
+
+
+def declare_incidents(
+    engine: Engine, incidents: Sequence[tuple[str, str]], *, channel_ids: Mapping[int, str] | None = None
+) -> None:
+    """Declares active SEV-2 incidents (title, service), the first an hour before NOW, the next two, ...
+
+    `channel_ids` links incident numbers (1 = the first declared) to Slack channels.
+    """
+    with session_scope(engine) as session:
+        for number, (title, service_name) in enumerate(incidents, start=1):
+            service.declare(
+                db_session=session,
+                title=title,
+                severity=Severity.sev2,
+                now=NOW - timedelta(hours=number),
+                actor="Priya Raman",
+                source=EntrySource.cli,
+                services=[service_name],
+                slack_channel_id=(channel_ids or {}).get(number),
+            )
 
 
 def _postgres_reachable() -> str | None:

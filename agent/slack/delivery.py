@@ -96,7 +96,6 @@ class SlackDelivery:
         self._writer = writer
         self._now = now
         self._stop = threading.Event()
-        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def send(
@@ -113,10 +112,8 @@ class SlackDelivery:
         Raises:
             SlackApiError: when Slack refuses the call for a reason no retry fixes.
         """
-        if method not in SENDABLE:
-            raise ValueError(f"{method} is not a reply the outbox can send")
         try:
-            return getattr(self.client, method)(**payload)
+            return self._call(method, payload)
         except Exception as error:
             if not is_retryable(error):
                 raise
@@ -151,7 +148,7 @@ class SlackDelivery:
         delivered = failed = 0
         for message in due:
             try:
-                getattr(self.client, message.method)(**message.payload)
+                self._call(message.method, message.payload)
             except Exception as error:
                 failed += 1
                 permanent = not is_retryable(error)
@@ -184,19 +181,25 @@ class SlackDelivery:
             logger.info("Delivered %s for %s from the outbox", message.method, message.key)
         return FlushResult(delivered=delivered, failed=failed)
 
+    def _call(self, method: str, payload: dict[str, Any]) -> SlackResponse:
+        # Checked on every call, kept replies included: a row of the store names the method to call.
+        if method not in SENDABLE:
+            raise ValueError(f"{method} is not a reply the outbox can send")
+        return getattr(self.client, method)(**payload)
+
     def start(self, interval: float = FLUSH_INTERVAL_S) -> None:
         """Starts the background sender: a pass at once (replies kept before a restart), then every `interval`."""
         if self._thread is not None:
             return
 
         def run() -> None:
-            while not self._stop.is_set():
+            while True:
                 try:
                     self.flush()
                 except Exception:
                     logger.exception("A pass over the Slack outbox failed; trying again later")
-                self._wake.wait(interval)
-                self._wake.clear()
+                if self._stop.wait(interval):
+                    return
 
         self._thread = threading.Thread(target=run, name="slack-outbox", daemon=True)
         self._thread.start()
@@ -204,7 +207,6 @@ class SlackDelivery:
     def close(self) -> None:
         """Stops the background sender."""
         self._stop.set()
-        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from agent.incidents.exceptions import SearchUnavailable
 from agent.search.hybrid import search_incidents
 from agent.search.index import IncidentIndex, follow_store, open_index
 from agent.settings import Settings, get_settings
-from tests.conftest import NOW
+from tests.conftest import NOW, declare_incidents
 from tests.servers.chroma import ChromaServer
 
 pytestmark = pytest.mark.slow
@@ -43,17 +42,7 @@ def chroma(tmp_path: Path) -> Iterator[ChromaServer]:
 def store(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'incidents.db'}")
     upgrade(engine)
-    with session_scope(engine) as session:
-        for hours, (title, service_name) in enumerate(INCIDENTS, start=1):
-            service.declare(
-                db_session=session,
-                title=title,
-                severity=Severity.sev2,
-                now=NOW - timedelta(hours=hours),
-                actor="Priya Raman",
-                source=EntrySource.cli,
-                services=[service_name],
-            )
+    declare_incidents(engine, INCIDENTS)
     yield engine
     engine.dispose()
 

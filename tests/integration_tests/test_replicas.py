@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,9 +17,8 @@ from sqlalchemy import Engine
 
 from agent.db import session_scope
 from agent.incidents import service
-from agent.incidents.enums import EntrySource, Severity
 from agent.slack.blocks import CONFIRM_ACTION
-from tests.conftest import NOW, fresh_postgres
+from tests.conftest import NOW, declare_incidents, fresh_postgres
 from tests.integration_tests.fake_slack import FakeSlack, SlackSender, block_actions_payload, mention_event
 from tests.servers.chroma import ChromaServer
 from tests.servers.slack_replica import SlackReplica
@@ -31,6 +29,10 @@ SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 PRIYA, MARCUS = "U0PRIYA", "U0MARCUS"
 INC1, GENERAL = "C0INC1", "C0GENERAL"
 MENTIONS = 20
+STORE_INCIDENTS = (
+    ("Checkout errors for EU customers", "checkout"),
+    ("Search is slow", "checkout"),
+)
 
 
 @pytest.fixture
@@ -47,18 +49,7 @@ def fake() -> Iterator[FakeSlack]:
 @pytest.fixture
 def store(postgres_url: str) -> Iterator[Engine]:
     engine = fresh_postgres(postgres_url)
-    with session_scope(engine) as session:
-        for hours, title in enumerate(("Checkout errors for EU customers", "Search is slow"), start=1):
-            service.declare(
-                db_session=session,
-                title=title,
-                severity=Severity.sev2,
-                now=NOW - timedelta(hours=hours),
-                actor="Priya Raman",
-                source=EntrySource.cli,
-                services=["checkout"],
-                slack_channel_id=INC1 if hours == 1 else None,
-            )
+    declare_incidents(engine, STORE_INCIDENTS, channel_ids={1: INC1})
     yield engine
     engine.dispose()
 

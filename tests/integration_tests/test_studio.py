@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,16 +19,11 @@ from agent.db import session_factory
 from agent.incidents import service
 from agent.incidents.enums import ONGOING_STATUSES
 from tests.conftest import DemoStore
+from tests.servers.process import free_port
 
 PROJECT = Path(__file__).resolve().parents[2]
 STARTUP_DEADLINE_SECONDS = 90
 QUESTION = "How many incidents are currently ongoing?"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _langgraph_cli() -> str | None:
@@ -46,7 +40,7 @@ def server(demo_copy: DemoStore, tmp_path: Path) -> Iterator[str]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason}; under CI=true the Studio test must run")
         pytest.skip(reason)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "LANGGRAPH_CLI_NO_ANALYTICS": "1",
