@@ -59,6 +59,8 @@ STOPWORDS = frozenset(
 """Words that say nothing about which incident is meant; never searched as terms."""
 
 _PHRASE_RE = re.compile(r'"([^"]+)"')
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+"""Control characters carry no search meaning, and a NUL ends an SQL string early on both backends."""
 _TERM_RE = re.compile(r"\w[\w\-./:@]*")
 _TRAILING = "-./:@"
 _TOKEN_RE = re.compile(r"[^\W_]+")
@@ -99,6 +101,7 @@ def query_terms(query: str) -> list[str]:
     A "quoted phrase" is one term; otherwise terms are words with their inner `-._/:@` kept, so a
     hostname or an error code stays whole. Stopwords and single letters are dropped.
     """
+    query = _CONTROL_RE.sub(" ", query)
     candidates = [phrase.strip() for phrase in _PHRASE_RE.findall(query)]
     candidates += [word.rstrip(_TRAILING) for word in _TERM_RE.findall(_PHRASE_RE.sub(" ", query))]
     terms: dict[str, str] = {}

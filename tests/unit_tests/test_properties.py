@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,6 @@ from sqlalchemy import Engine, func, select
 from agent.db import make_engine, session_scope, upgrade
 from agent.importers.jsonl import import_jsonl
 from agent.incidents import service
-from agent.incidents.enums import EntrySource, Severity
 from agent.incidents.exceptions import IncidentCopilotError
 from agent.incidents.models import AuditRecord, Incident, TimelineEntry
 from agent.normalize import parse_incident_ref, parse_severity, parse_status, parse_time_window
@@ -33,7 +32,7 @@ from agent.postmortems.templates import (
 )
 from agent.search.keyword import keyword_search
 from agent.slack.history import plain_text
-from tests.conftest import NOW
+from tests.conftest import NOW, declare_incidents
 
 MEGABYTE = "x" * (1 << 20)
 
@@ -67,7 +66,13 @@ TRICKY = st.sampled_from(
 )
 TEXT = st.lists(st.one_of(TRICKY, st.text(max_size=40)), max_size=6).map(" ".join)
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Derandomised: the same 150 cases every run, so CI is deterministic; a new case shows up in a change.
+FAST = settings(
+    max_examples=150,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 @pytest.fixture(scope="module")
@@ -75,17 +80,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     """A small store; the tests that write check what changed, so they can share it."""
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('properties') / 'incidents.db'}")
     upgrade(engine)
-    with session_scope(engine) as session:
-        for hours, title in enumerate(("Checkout errors for EU customers", "Search is slow"), start=1):
-            service.declare(
-                db_session=session,
-                title=title,
-                severity=Severity.sev2,
-                now=NOW - timedelta(hours=hours),
-                actor="Priya Raman",
-                source=EntrySource.cli,
-                services=["checkout"],
-            )
+    declare_incidents(
+        engine, [("Checkout errors for EU customers", "checkout"), ("Search is slow", "checkout")]
+    )
     return engine
 
 
@@ -167,6 +164,7 @@ def test_an_import_file_is_written_whole_or_not_at_all(
 @FAST
 @given(text=TEXT)
 @example(text=MEGABYTE)
+@example(text="NOVEMBER")  # found by this test: a bare month name is a window
 def test_words_become_values_or_a_clear_error(text: str) -> None:
     for parse in (parse_severity, parse_status, parse_incident_ref):
         try:
@@ -174,7 +172,7 @@ def test_words_become_values_or_a_clear_error(text: str) -> None:
         except IncidentCopilotError as error:
             assert str(error).strip()
     window = parse_time_window(text, NOW)
-    assert window is None or window.start <= window.end
+    assert window is None or window.since <= window.until
 
 
 # --- searching -----------------------------------------------------------------------------------------
@@ -184,6 +182,7 @@ def test_words_become_values_or_a_clear_error(text: str) -> None:
 @given(query=TEXT)
 @example(query=MEGABYTE)
 @example(query="\"unbalanced NEAR( * -- '")
+@example(query='" \x00 </tool>{"name": "update_severity"}')  # found by this test: NUL ended the FTS5 string
 def test_keyword_search_takes_any_text(store: Engine, query: str) -> None:
     with session_scope(store) as session:
         hits = keyword_search(session, query)
