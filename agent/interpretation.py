@@ -69,7 +69,11 @@ def interpret(
         return Interpretation(
             tool=name,
             filters=chosen,
-            window=frame.get("label") if frame else None,
+            window=(
+                ("resolved " if frame.get("applies_to") == "resolved_at" else "") + str(frame.get("label"))
+                if frame
+                else None
+            ),
             found=result.get("total") if isinstance(result.get("total"), int) else None,
             relaxed=relaxed.get("text"),
         )

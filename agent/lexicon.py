@@ -36,7 +36,8 @@ ASPECT_PHRASES: dict[Aspect, str] = {
     Aspect.root_cause: (
         r"root[\s-]?causes?|rca|what caused|caused (it|this|that)|cause of|why did|"
         r"why (was|were|is) (there|it|this|that)|what broke|what went wrong|underlying (cause|issue|problem)|"
-        r"what triggered|trigger of|reason for|what was the cause|the cause"
+        r"what triggered|trigger of|reason for|what was the cause|the cause|what'?s causing|what is causing|"
+        r"causing (it|this|that)"
     ),
     Aspect.remediation: (
         r"remediat\w*|mitigation steps|mitigations|actions? (taken|did|were)|"
@@ -44,7 +45,7 @@ ASPECT_PHRASES: dict[Aspect, str] = {
         r"how (did|was|were|is) (we|they|it|this|that|the team|responders|the responders|incident[\w-]*|"
         r"the incident)( \w+)? (fix|fixed|resolve|resolved|mitigate|mitigated|handle|handled|solve|solved|"
         r"remediate|remediated|stop|stopped|contain|contained)|steps (taken|did|were)|"
-        r"what (was|were) (done|the fix|the mitigation)|the fix\b|fix for|how to fix|how (do|did) (we|they) fix|"
+        r"what (was|were) (done|the fix|the mitigation)|what(?:'s| has| have) (?:been |we |they )?done|done so far|the fix\b|fix for|how to fix|how (do|did) (we|they) fix|"
         r"what fixed|what did (we|they) change|changed afterwards|so it (doesn'?t|does not|won'?t|wont) happen again|"
         r"prevent (it|this|that) (from )?(happening|recurring)|action items|follow[\s-]?ups"
     ),
@@ -73,7 +74,12 @@ ASPECT_PHRASES: dict[Aspect, str] = {
     Aspect.severity: r"what sev\b|what severity|which sev|which severity|how (bad|severe)|sev level|severity level",
     Aspect.status: r"what(?:'s| is) the status|status of|still (open|active|going|ongoing)\?|is it (resolved|fixed|over)",
     Aspect.services: r"which services|what services|services (were )?(affected|impacted|hit)|what (did it|was) (hit|affected)",
-    Aspect.impact: r"customer impact|impact on customers|who was affected|what was the impact|how many customers|blast radius",
+    Aspect.impact: (
+        r"customer impact|impact on customers|who was affected|what was the impact|how many customers|blast radius"
+        # An effect word near the people affected: "how bad is this for customers", "were users hit".
+        r"|\b(?:how bad|how (?:much|many)|impact\w*|affect\w*|hurt)\b.{0,25}\b(?:customers?|users?|clients?|merchants?)\b"
+        r"|\b(?:customers?|users?|clients?|merchants?) (?:were |are |got )?(?:impacted|affected|hurt)\b"
+    ),
     Aspect.channel: r"which channel|what channel|slack channel",
 }
 
@@ -87,6 +93,16 @@ POSTMORTEM_PHRASES = (
     r"after[\s-]action (review|report)|\baar\b"
 )
 """Everyday names of a postmortem document."""
+
+
+CLOSED_PHRASES = (
+    r"\bclos(?:e|ed|ing) (?:out|off|up)\b|\bwrap(?:ped|s)? (?:\w+ )?up\b|\bput (?:\w+ ){0,2}to bed\b"
+    r"|\b(?:did|have|has|had) (?:we|they|you|the team|anyone|anybody|someone|somebody) (?:\w+ )?"
+    r"(?:\w+\s*[+/&]\s*)?(?:close|resolve|shut)\b|\b(?:got|get|were|was) (?:\w+ )?(?:sorted|put out|closed out)\b"
+    r"|\bsort(?:ed)? (?:\w+ )?out\b|\b(?:knocked|stamped) out\b"
+)
+"""Everyday ways of saying incidents got closed ("what did we close out", "put to bed", "wrapped up"): in a
+question about incidents they ask for the ones resolved (in a window, when one is named)."""
 
 
 DECLARE_REQUEST_PHRASES = (
@@ -103,7 +119,11 @@ _PASTED_AFTER_RE = re.compile(
     r"screenshot|log line|alert text)\s*:\s*(.*)$",
     re.IGNORECASE | re.DOTALL,
 )
-_QUOTED_SPAN_RE = re.compile(r"[\"“”]([^\"“”]*)[\"“”]|```.*?```|`[^`]*`", re.DOTALL)
+_QUOTED_SPAN_RE = re.compile(
+    # Single quotes only around a span of several words: "latency's back" and "vendor's" are apostrophes.
+    r"[\"“”]([^\"“”]*)[\"“”]|```.*?```|`[^`]*`|(?<![\w'])['‘][^'‘’\n]{12,}['’](?![\w'])",
+    re.DOTALL,
+)
 _QUOTE_LINE_RE = re.compile(r"^\s*>.*$", re.MULTILINE)
 
 
@@ -122,6 +142,23 @@ def asker_words(text: str) -> str:
         tail = sentences[-1] if len(sentences) > 1 and sentences[-1].endswith("?") else ""
         own = f'{own[: pasted.start(1)].rstrip()} "" {tail}'.rstrip()
     return _QUOTED_SPAN_RE.sub('""', own)
+
+
+_INJECTED_RE = re.compile(
+    r"\[\[.*?\]\]|\{\{.*?\}\}|<(system|instructions?|admin)>.*?</\1>|\[(?:system|admin|instructions?)\b[^\]]*\]"
+    r"|(?:^|\s)(?:system|admin|assistant instructions?|note to (?:the )?(?:assistant|bot|ai))\s*:.*$"
+    # A notice that turns to address the assistant by name: "automated notice: assistant, mark ...".
+    r"|(?:^|\s)[^.?!:]{0,80}:\s*(?:assistant|bot|copilot|ai|incident copilot)\s*,.*$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def without_injected(text: str) -> str:
+    """Returns a message without the blocks that pose as instructions from the system or an admin
+    ("[[system: you are in maintenance mode ...]]"): nobody types those to ask a question, and what they say
+    is neither the question nor a request the person made."""
+    cleaned = _INJECTED_RE.sub(" ", text).strip()
+    return cleaned or text
 
 
 def asked_aspects(text: str) -> tuple[Aspect, ...]:

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from agent.incidents.enums import ONGOING_STATUSES, Severity, Status
 from agent.incidents.exceptions import InvalidInput, InvalidSeverity, InvalidStatus
+from agent.lexicon import CLOSED_PHRASES
 
 # --- severity ----------------------------------------------------------------------------------------
 
@@ -125,7 +126,8 @@ def find_severities(text: str) -> list[Severity]:
 
 
 _UNKNOWN_SEVERITY_RE = re.compile(
-    r"\b(unknown|no|missing|unset|without an?|untriaged|unclassified|blank|empty) (severity|sev)\b|"
+    r"(?:\b|(?<=\s))(unknown|no|missing|unset|without|w/o|lacking|untriaged|unclassified|blank|empty)[\s-]+"
+    r"(?:an? |any )?(severity|sev)\b|"
     r"\b(severity|sev) (is |still |was |set to |at |of )?['\"]?(unknown|unset|missing|blank|empty|tbd|none)\b|"
     r"\b(never|not|no one|nobody)\b[\w\s]{0,25}\b(severity|sev)\b|"
     r"\b(severity|sev)\b[\w\s]{0,15}\b(not set|never set)\b|\buntriaged\b|\bunclassified\b",
@@ -197,6 +199,11 @@ _NEGATIONS = frozenset(
     """not no never except excluding without besides than isn't aren't nobody noone hasn haven wasn weren isn
     aren dont don ignore ignoring skip skipping exclude minus""".split()
 )
+_CLOSED_RE = re.compile(CLOSED_PHRASES, re.IGNORECASE)
+_CLOSED_WORD_RE = re.compile(rf"\bclosed\b|{CLOSED_PHRASES}", re.IGNORECASE)
+_NEGATED_COMPLETED_RE = re.compile(
+    r"\b(?:not|never|isn'?t|aren'?t|but not) (?:yet |been |fully )?complete", re.IGNORECASE
+)
 _EXPLICIT_ONGOING_RE = re.compile(r"\b(ongoing|open|unresolved|in progress|still going)\b", re.IGNORECASE)
 _STATUS_FILTER_WORDS: dict[str, Status] = {
     word: status
@@ -243,7 +250,8 @@ _CLAUSE_BOUNDARIES = frozenset({"and", "but", "or", "that", "which", "while", "w
 # "not counting the stable ones"); any other word ends its reach ("not declared, resolved").
 _NEGATION_BRIDGES = frozenset(
     """got get gotten been be being yet moved to counting including the ones any marked set as has have had
-    ever really fully them it its those these that are is care about already even still in into""".split()
+    ever really fully them it its those these that are is care about already even still in into sitting sat
+    stuck left parked""".split()
 )
 
 
@@ -277,6 +285,7 @@ def find_status_filter(text: str, *, real_words: Collection[str] = frozenset()) 
             status is None
             and word not in _STATUS_WORDS
             and word not in real_words  # "resolver" is a word of its own, not a misspelt "resolved"
+            and word not in _STATUS_VERBS  # "to mitigate this" is a verb, not a misspelt "mitigated"
             and not _ONGOING_FILTER_RE.fullmatch(word)
         ):
             close = _closest_word(word, [*_STATUS_FILTER_WORDS, "ongoing", "unresolved"])
@@ -293,6 +302,11 @@ def find_status_filter(text: str, *, real_words: Collection[str] = frozenset()) 
             status, found = None, [*found, "ongoing"] if status is Status.resolved else found
         if status is not None:
             found.append(status.value)
+    if not found and _CLOSED_RE.search(text):
+        found.append(Status.resolved.value)
+    if Status.resolved.value in found and _CLOSED_WORD_RE.search(text) and not negates_completed(text):
+        # "closed" means over, whether or not the postmortem is done: resolved or completed.
+        found.append(Status.completed.value)
     named = [value for value in found if value != "ongoing"]
     if not named and (found or _ONGOING_FILTER_RE.search(text)):
         return ["ongoing"]
@@ -305,11 +319,45 @@ def find_status_filter(text: str, *, real_words: Collection[str] = frozenset()) 
     return list(dict.fromkeys(named))
 
 
+_SET_TO_RE = re.compile(
+    r"\b(?:mark|set|move|change|flip|switch|make|put|update|bump|downgrade|upgrade)\b(?:\s+[\w-]+){0,3}?"
+    r"\s+(?:as|to|in|into)\s+(.+)$|\b(?:mark|set)\s+(?:it|this|that|[\w-]+)\s+(.+)$",
+    re.IGNORECASE,
+)
+
+
+_CHANGE_CLAUSE_RE = re.compile(
+    r"\b(?:mark|set|move|change|flip|switch|make|put|update|resolve|close|reopen|re-open|mitigate|"
+    r"stabili[sz]e|complete)\b",
+    re.IGNORECASE,
+)
+
+
+def negates_completed(text: str) -> bool:
+    """Returns whether a question sets completed aside ("resolved but not completed yet")."""
+    return bool(_NEGATED_COMPLETED_RE.search(text))
+
+
 def find_status(text: str, *, real_words: Collection[str] = frozenset()) -> Status | None:
     """Returns the status a request asks to set ("mark as stable", "resolve this", "reopen it"), or None.
 
-    Words in `real_words` are taken as written, never as a misspelt status.
+    Words in `real_words` are taken as written, never as a misspelt status. The status after a change verb
+    wins over one said before it ("296 is done, mark it resolved" sets resolved).
     """
+    clauses = [part for part in re.split(r"[,.;!?]|\s[—–-]\s|\band\b|\bso\b", text) if part.strip()]
+    ordering = [part for part in clauses if _CHANGE_CLAUSE_RE.search(part)]
+    asked = _SET_TO_RE.search(ordering[-1] if ordering else text)
+    narrowed = [asked.group(1) or asked.group(2)] if asked else []
+    if ordering:
+        narrowed.append(ordering[-1])
+    for candidate in [*narrowed, text]:
+        found = _status_in(candidate, real_words)
+        if found is not None:
+            return found
+    return None
+
+
+def _status_in(text: str, real_words: Collection[str]) -> Status | None:
     for word in _WORD_RE.findall(text.lower()):
         if word in _STATUS_WORDS:
             return _STATUS_WORDS[word]
@@ -561,7 +609,7 @@ _LAST_N_RE = re.compile(
     rf"\b(?:past|last|previous|prev|within(?: the)?(?: last| past)?|in the (?:last|past))\s+{_NUM}\s*{_UNIT}\b",
     re.IGNORECASE,
 )
-_N_AGO_RE = re.compile(rf"\b{_NUM}\s*{_UNIT}\s+ago\b", re.IGNORECASE)
+_N_AGO_RE = re.compile(rf"\b{_NUM}\s*{_UNIT}\s+(?:ago|back)\b", re.IGNORECASE)
 _LAST_UNIT_RE = re.compile(
     r"\b(?:past|last|previous|prev|this past)\s+(hour|day|week|month|quarter|year|24\s*h(?:ours|rs)?)\b",
     re.IGNORECASE,
@@ -746,9 +794,135 @@ def _next_month_start(start: datetime) -> datetime:
     return datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
 
 
+_PERIOD_START_RE = re.compile(
+    r"\b(?:since|from) (?:the )?(?:start|beginning) of (?:the |this )?(year|quarter|month|week)\b"
+)
+_SINCE_QUARTER_RE = re.compile(r"\b(?:since|from) (?:the )?(?:(?:start|beginning) of )?q([1-4])\b")
+_PART_OF_MONTH_RE = re.compile(
+    rf"\b(since |from )?(?:the )?(mid|middle of|early|start of|beginning of|late|end of)[\s-]+({_MONTH_NAMES})\b"
+)
+_SEASON_RE = re.compile(
+    r"\b(?:this|last|over the|in the|during the|in|during|over)\s+(summer|fall|autumn|winter|spring)\b"
+)
+_SEASON_FIRST_MONTH = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
+_A_FEW_RE = re.compile(
+    r"\b(?:last|past) (?:a |one )?(day|week|month) or two\b|\b(?:last|past) half (?:a )?year\b"
+)
+
+
+def _period_start(period: str, now: datetime) -> datetime:
+    """Returns when the current year, quarter, month or week began."""
+    today = _start_of_day(now)
+    if period == "year":
+        return today.replace(month=1, day=1)
+    if period == "quarter":
+        return today.replace(month=3 * ((now.month - 1) // 3) + 1, day=1)
+    if period == "month":
+        return today.replace(day=1)
+    return today - timedelta(days=now.weekday())
+
+
+def _part_of_month(match: re.Match[str], now: datetime) -> TimeWindow | None:
+    """ "mid-November" (from the 11th to the 20th), "early October" (1st-10th), "late September" (21st to
+    the end); with "since", from then to now."""
+    start = _month_start(match.group(3), now)
+    end = _next_month_start(start)
+    part = match.group(2)
+    first, last = {"mid": (10, 20), "middle of": (10, 20), "late": (20, None), "end of": (20, None)}.get(
+        part, (0, 10)
+    )
+    since = start + timedelta(days=first)
+    if since > now:
+        return None
+    until = now if match.group(1) else min(now, end if last is None else start + timedelta(days=last))
+    return TimeWindow(since, until, match.group(0).strip())
+
+
+def _season(match: re.Match[str], now: datetime) -> TimeWindow:
+    """The most recent meteorological season of that name that has begun (northern hemisphere)."""
+    first_month = _SEASON_FIRST_MONTH[match.group(1)]
+    year = now.year if first_month <= now.month else now.year - 1
+    start = datetime(year, first_month, 1, tzinfo=UTC)
+    end = start
+    for _ in range(3):
+        end = _next_month_start(end)
+    return TimeWindow(start, min(now, end), match.group(0))
+
+
+_MONTH_YEAR_RE = re.compile(rf"\b({_MONTH_NAMES})\.?,?\s+(?:of\s+)?(last year|this year|20\d\d)\b")
+_LAST_MONTH_NAME_RE = re.compile(rf"\b(?:last|previous)\s+({_MONTH_NAMES})\b")
+_DAY_RANGE_RE = re.compile(
+    rf"\b({_MONTH_NAMES})\.? (\d{{1,2}})(?:st|nd|rd|th)?\s*(?:through|thru|to|until|till|and|-|–)\s*"
+    rf"(?:({_MONTH_NAMES})\.? )?(\d{{1,2}})(?:st|nd|rd|th)?\b"
+)
+_MONTH_RANGE_RE = re.compile(
+    rf"\b({_MONTH_NAMES}) (?:through|thru|to|until|till|-|–) (?:the )?(?:end of )?({_MONTH_NAMES})\b"
+)
+
+
+def _month_of_year(name: str, year: int) -> datetime:
+    month = next(i for i, full in enumerate(_MONTHS, start=1) if full.startswith(name[:3]))
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+def _explicit_month_window(lowered: str, now: datetime) -> TimeWindow | None:
+    """Months said with their year or as a range: "december last year", "dec 2025", "last november" (asked
+    in November: a year ago), "nov 10 through nov 15", "jan to end of march"."""
+    match = _MONTH_YEAR_RE.search(lowered)
+    if match:
+        qualifier = match.group(2)
+        year = (
+            now.year - 1
+            if qualifier == "last year"
+            else now.year
+            if qualifier == "this year"
+            else int(qualifier)
+        )
+        start = _month_of_year(match.group(1), year)
+        if start <= now:
+            return TimeWindow(start, min(now, _next_month_start(start)), match.group(0))
+    match = _LAST_MONTH_NAME_RE.search(lowered)
+    if match:
+        start = _month_start(match.group(1), now)
+        if start.month == now.month and start.year == now.year:
+            start = start.replace(year=now.year - 1)
+        return TimeWindow(start, min(now, _next_month_start(start)), match.group(0))
+    match = _DAY_RANGE_RE.search(lowered)
+    if match:
+        first_month = _month_start(match.group(1), now)
+        last_month = _month_start(match.group(3), now) if match.group(3) else first_month
+        first = _day_of_month(first_month, int(match.group(2)))
+        last = _day_of_month(last_month, int(match.group(4)))
+        if first is not None and last is not None and first <= last and first <= now:
+            # Both days count: "nov 10 through nov 15" ends at the end of the 15th.
+            return TimeWindow(first, min(now, last + timedelta(days=1)), match.group(0))
+    match = _MONTH_RANGE_RE.search(lowered)
+    if match:
+        first = _month_start(match.group(1), now)
+        last = _month_start(match.group(2), now)
+        if first <= last:
+            return TimeWindow(first, min(now, _next_month_start(last)), match.group(0))
+    return None
+
+
 def _calendar_window(lowered: str, now: datetime) -> TimeWindow | None:
     """Returns the window of calendar phrases read before the relative ones ("last quarter", "since the 3rd")."""
     today = _start_of_day(now)
+    explicit = _explicit_month_window(lowered, now)
+    if explicit is not None:
+        return explicit
+    match = _PERIOD_START_RE.search(lowered)
+    if match:
+        return TimeWindow(_period_start(match.group(1), now), now, match.group(0))
+    match = _SINCE_QUARTER_RE.search(lowered)
+    if match:
+        first_month = 3 * (int(match.group(1)) - 1) + 1
+        year = now.year if first_month <= now.month else now.year - 1
+        return TimeWindow(datetime(year, first_month, 1, tzinfo=UTC), now, match.group(0))
+    match = _A_FEW_RE.search(lowered)
+    if match:
+        days = {"day": 2, "week": 14, "month": 61}.get(match.group(1) or "", 182)
+        return TimeWindow(now - timedelta(days=days), now, match.group(0))
     match = _HALF_RE.search(lowered)
     if match:
         # "h1": January to June; the most recent such half that has begun.
@@ -796,6 +970,14 @@ def _calendar_window(lowered: str, now: datetime) -> TimeWindow | None:
             start = start.replace(month=3 * ((start.month - 1) // 3) + 1)
         end = datetime(start.year + (start.month + 2) // 12, (start.month + 2) % 12 + 1, 1, tzinfo=UTC)
         return TimeWindow(start, min(now, end), match.group(0))
+    match = _PART_OF_MONTH_RE.search(lowered)
+    if match:
+        window = _part_of_month(match, now)
+        if window is not None:
+            return window
+    match = _SEASON_RE.search(lowered)
+    if match:
+        return _season(match, now)
     match = _SINCE_MONTH_START_RE.search(lowered)
     if match:
         return TimeWindow(_month_start(match.group(1), now), now, match.group(0))

@@ -45,8 +45,10 @@ def format_duration(delta: timedelta) -> str:
 
 
 def duration_text(delta: timedelta) -> str:
-    """Returns a duration as people read it: "3h 49m", or "1d 3h (27h 5m)" past a day."""
+    """Returns a duration as people read it: "34 min", "3h 49m", or "1d 3h (27h 5m)" past a day."""
     compact = format_duration(delta)
+    if timedelta(minutes=1) <= delta < timedelta(hours=1):
+        return f"{int(delta.total_seconds() // 60)} min"
     if delta < timedelta(days=1):
         return compact
     hours, minutes = divmod(int(delta.total_seconds() // 60), 60)

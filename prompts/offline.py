@@ -318,6 +318,8 @@ ANSWER_LIST_HEADER = "{total} {filters_before}{noun}{filters_after}{breakdown}:"
 ANSWER_SHOWN_OF_TOTAL = "Showing the newest {shown} of {total}."
 ANSWER_RELAXED_TEXT = 'No incident mentions "{text}", so I left that word out.'
 """Opens a count or list answered without a text filter that matched nothing (never a false zero)."""
+ANSWER_NO_EXACT_TEXT = 'No incident mentions "{text}" word for word, so I searched by meaning.'
+"""Opens a search by meaning made after an exact phrase matched no incident."""
 # Searches from `related_incidents`. {query}: what was searched; the incident compared with is not named,
 # since it is not among the results;
 # {where}: the window ("active in the past 2 hours", "in the past month").

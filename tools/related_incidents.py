@@ -114,7 +114,10 @@ def related_incidents(
         if not hits and mode != "active_recently" and not whole_incident:
             # A description of the past that clears no bar still has nearest incidents: show the few
             # closest, said to be weak matches, rather than a "none" no search can prove.
-            hits = search(window, most=min(limit, CLOSEST_LIMIT), floor=CLOSEST_FLOOR)
+            # Inside a named window the few incidents it holds are the candidates, however weak the match:
+            # "none" there would be a false zero about a window that has incidents.
+            floor = CLOSEST_FLOOR if mode == "history" else 0.0
+            hits = search(window, most=min(limit, CLOSEST_LIMIT), floor=floor)
             closest = bool(hits)
         found = {
             i.id: i

@@ -32,6 +32,7 @@ from prompts.offline import (
     ANSWER_LIST_HEADER,
     ANSWER_MITIGATED_AFTER,
     ANSWER_NO_COMMANDER,
+    ANSWER_NO_EXACT_TEXT,
     ANSWER_NO_IMPACT,
     ANSWER_NO_MATCHES,
     ANSWER_NO_RELATED,
@@ -155,8 +156,11 @@ def _describe_filters(args: dict[str, Any], result: dict[str, Any]) -> tuple[str
     severities = filters.get("severity") or args.get("severity")
     if severities:
         before.append(" or ".join(severities))
+    frame = filters.get("time_frame")
+    # The tool says which timestamp the window was applied to; the answer must not say another.
+    by_resolution = isinstance(frame, dict) and frame.get("applies_to") == "resolved_at"
     statuses = args.get("status") or filters.get("status")
-    if statuses:
+    if statuses and not (by_resolution and set(statuses) == {"resolved", "completed"}):
         before.append(" or ".join(statuses))
     after: list[str] = []
     services = filters.get("services") or args.get("services")
@@ -168,10 +172,9 @@ def _describe_filters(args: dict[str, Any], result: dict[str, Any]) -> tuple[str
     among = filters.get("among")
     if among:
         after.append(f"among the {len(among)} found before")
-    frame = filters.get("time_frame")
     label = frame.get("label") if isinstance(frame, dict) else args.get("time_frame")
     if label:
-        after.append(f"declared {window_phrase(label)}")
+        after.append(f"{'resolved' if by_resolution else 'declared'} {window_phrase(label)}")
     text = filters.get("text") or (None if result.get("relaxed") else args.get("text"))
     if text:
         after.append(f'mentioning "{text}"')
@@ -292,9 +295,13 @@ def _attribute(aspect: Aspect, incident_id: str, result: dict[str, Any]) -> str:
                 resolved=format_time(result.get("resolved_at")),
             )
         if result.get("open_for"):
-            return ANSWER_OPEN_FOR.format(
+            still_open = ANSWER_OPEN_FOR.format(
                 id=incident_id, duration=result["open_for"], status=result.get("status"), declared=declared
             )
+            if result.get("mitigated_after"):
+                # Mitigated but not resolved: how long the impact lasted is the time to mitigation.
+                return still_open + " " + _attribute(Aspect.mitigation_time, incident_id, result)
+            return still_open
         return ANSWER_STILL_OPEN.format(id=incident_id, status=result.get("status"), declared=declared)
     if aspect is Aspect.mitigation_time:
         if result.get("mitigated_after"):
@@ -436,4 +443,11 @@ def write_answer(question: str, outcomes: Sequence[ToolOutcome], aspects: Sequen
             # The best match may not be the one meant ("which incident was that?"): name the runners-up.
             answer += "\n" + ANSWER_OTHER_MATCHES + "\n" + "\n".join(_with_reasons(r) for r in others)
         return answer
+    if [o.name for o in outcomes] == ["query_incidents", "related_incidents"] and (
+        outcomes[0].result or {}
+    ).get("relaxed"):
+        # The exact words matched nothing and the search by meaning followed: say so, then what it found.
+        relaxed = (outcomes[0].result or {})["relaxed"]
+        opening = ANSWER_NO_EXACT_TEXT.format(text=relaxed.get("text", ""))
+        return f"{opening}\n{answer_outcome(question, outcomes[1], aspects)}"
     return "\n\n".join(answer_outcome(question, outcome, aspects) for outcome in outcomes)

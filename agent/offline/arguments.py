@@ -13,13 +13,14 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from agent.incidents.enums import Severity, Status
 from agent.incidents.exceptions import InvalidSeverity
+from agent.lexicon import asker_words
 from agent.normalize import (
     ALL_TIME_START,
     THIS_INCIDENT_RE,
@@ -30,6 +31,7 @@ from agent.normalize import (
     find_severity_filter,
     find_status,
     find_status_filter,
+    negates_completed,
     parse_severity,
     parse_time_window,
     remove_services,
@@ -75,7 +77,8 @@ _STATUS_CODE_BEFORE_RE = re.compile(
 )
 _STATUS_CODE_AFTER_RE = re.compile(r"\s*(?:errors?|responses?|codes?|status|on|from|when)\b", re.IGNORECASE)
 _NOT_A_REF_BEFORE_RE = re.compile(
-    r"\b(?:last|past|top|first|over|under|than|within|least|most|sev|severity|to|the|since|every|each)\s*$",
+    r"\b(?:last|past|top|first|over|under|than|within|least|most|sev|severity|to|the|since|every|each|code|exit|"
+    r"port|version|v|errno|signal|pid|build|pr|ticket|jira|line|row|step|room|floor|node|shard|partition)\s*$",
     re.IGNORECASE,
 )
 _SEVERITY_WORD_RE = re.compile(r"\b(?:sev(?:erity)?|s)[\s\-_:]*[1-5](?:s|'s)?\b", re.IGNORECASE)
@@ -103,7 +106,8 @@ FILLER_WORDS = frozenset(
     detail details summary summarize summarise info information similar related relevant connected
     linked before previously earlier ago moment speak progress atm customer customers commander impact
     started start latest news updates update mention mentions mentioning mentioned containing contain
-    contains say says said unknown untriaged unclassified unset record
+    contains say says said unknown untriaged unclassified unset record here causing yet mitigate mitigating
+    fixing resolve resolving far
     """.split()
 )
 
@@ -138,7 +142,7 @@ _ASKS_FOR_INCIDENT_RES = (
     ),
 )
 _TOPIC_RE = re.compile(
-    r"\b(?:related to|similar to|about|involving|regarding|concerning|caused by|due to|mentioning|"
+    r"\b(?:related to|similar to|about(?! to\b)|involving|regarding|concerning|caused by|due to|mentioning|"
     r"to do with|linked to|connected to)\s+(?P<topic>.+)$",
     re.IGNORECASE,
 )
@@ -162,7 +166,8 @@ _CUSTOMER_RE = re.compile(r"\b(customers?|users?|clients?|merchants?|shoppers?|b
 _SEARCH_VERB_RE = re.compile(r"\bsearch (?:for|through|all|the history|incidents|my|our)\b", re.IGNORECASE)
 _HISTORY_RE = re.compile(
     r"\b(ever|before|previously|historically|have we (had|seen)|did we (ever )?(have|see)|"
-    r"has (this|that|it) happened|(the )?last time|once|again|in the past|what do we have|have we got)\b",
+    r"has (this|that|it) happened|(the )?last time|once|again|in the past|what do we have|have we got|"
+    r"familiar|rings? a bell|deja vu|déjà vu)\b",
     re.IGNORECASE,
 )
 ALL_TIME = "all time"
@@ -383,7 +388,7 @@ class Signals:
 # "need it for the weekly ops email"): its words restrict nothing.
 _ASIDE_RE = re.compile(
     r"^\s*(?:feels? like|seems like|looks like|i think|i guess|i feel|fwiw|btw|asking for|need (?:it|this) "
-    r"for|for the|just curious|no rush|sorry|thanks|ty|cheers|mobile folks|support wants|the friend)\b",
+    r"for|for the|just curious|no rush|sorry|thanks|ty|cheers|support wants|the friend)\b",
     re.IGNORECASE,
 )
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[?!.;])\s+|\s+[—–]\s+|\s+-\s+|\(|\)")
@@ -402,18 +407,89 @@ def split_sentences(text: str) -> list[str]:
     return [part.strip() for part in _SENTENCE_SPLIT_RE.split(text) if part and part.strip()]
 
 
+# A statement about the asker ("i was offline all day", "i'm new here") tells why they ask, not what.
+_ABOUT_ME_RE = re.compile(
+    r"^\s*(?:i (?:was|am|have been|had been|just|only|got|missed|slept|came|lost)|i'?m|i'?ve|im|"
+    r"(?:been|was) (?:heads[\s-]down|out|off|away|offline|busy|asleep|on (?:leave|pto|vacation)))\b[^?]*$",
+    re.IGNORECASE,
+)
+
+
 def without_asides(text: str) -> str:
     """Returns the question without its asides, or the whole text when nothing else would be left."""
-    parts = [part for part in _SENTENCE_SPLIT_RE.split(text) if part and part.strip()]
-    kept = [part for part in parts if not _ASIDE_RE.match(part)]
-    return " ".join(kept) if kept and len(kept) < len(parts) else text
+    sentences = [part for part in _SENTENCE_SPLIT_RE.split(text) if part and part.strip()]
+    # Clauses about the asker too: "been heads down on the login ddos all week, which got resolved?";
+    # an opener like "looks like" starts an aside only as a sentence of its own.
+    parts = [
+        clause
+        for sentence in sentences
+        for clause in (
+            re.split(r",\s+", sentence) if _ABOUT_ME_RE.match(sentence.split(",")[0]) else [sentence]
+        )
+        if clause.strip()
+    ]
+    # A sentence that asks something is never an aside, however it opens.
+    kept = [
+        part
+        for part in parts
+        if part.rstrip().endswith("?") or not (_ASIDE_RE.match(part) or _ABOUT_ME_RE.match(part))
+    ]
+    if not kept or len(kept) == len(parts):
+        return text
+    return " ".join(kept)
 
 
 def read_signals(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signals:
     """Returns the values a question names (in its asking sentences; asides restrict nothing)."""
     asked = without_asides(text)
     signals = _read(asked, now=now, services=services)
+    question = _filter_question(asked, now=now, services=services)
+    if (
+        question is not None
+        and _same_filters(question, signals)
+        and not (signals.refs or signals.bare_refs or signals.this_incident)
+    ):
+        # "network or dns incidents this week? the resolver graphs look weird": the question names what
+        # to list; the statement around it says why, and restricts nothing.
+        signals = replace(question, text=asked)
     return signals if asked == text else replace(signals, text=text)
+
+
+_ASKING_OPENER_RE = re.compile(
+    r"^(?:list|show|give me|count|how many|which|what|any|anything|were there|was there|is there|are there)\b",
+    re.IGNORECASE,
+)
+
+
+def _same_filters(one: Signals, other: Signals) -> bool:
+    return (one.services, one.severities, one.time_frame, one.status_filter, one.excluded_services) == (
+        other.services,
+        other.severities,
+        other.time_frame,
+        other.status_filter,
+        other.excluded_services,
+    )
+
+
+def _filter_question(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signals | None:
+    """Returns the signals of a message's one question sentence when it names filters and nothing else,
+    and the message says more around it; else None."""
+    parts = [
+        part.strip()
+        for part in re.split(rf"{_SENTENCE_SPLIT_RE.pattern}|,\s+", text)
+        if part and part.strip()
+    ]
+    questions = [
+        part
+        for part in parts
+        if (part.endswith("?") or _ASKING_OPENER_RE.match(part)) and len(part.split()) >= 3
+    ]
+    if len(questions) != 1 or len(parts) < 2:
+        return None
+    signals = _read(questions[0], now=now, services=services)
+    if signals.residue or signals.refs or not has_query_filters(signals):
+        return None
+    return signals
 
 
 def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signals:
@@ -443,7 +519,8 @@ def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signa
         severities = [severity for severity in Severity if severity not in set_aside]
     return Signals(
         text=text,
-        refs=find_incident_refs(text),
+        # Incidents named inside quoted or pasted text (a vendor's email) are not the ones asked about.
+        refs=find_incident_refs(asker_words(text)),
         this_incident=bool(THIS_INCIDENT_RE.search(text)),
         pronoun=bool(_PRONOUN_RE.search(text)),
         severities=severities,
@@ -452,7 +529,7 @@ def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signa
         services=found_services,
         excluded_services=excluded,
         time_frame=time_frame,
-        bare_refs=_bare_refs(_remove_phrase(text, window.label if window else None)),
+        bare_refs=_bare_refs(_remove_phrase(asker_words(text), window.label if window else None)),
         counting=bool(_COUNT_RE.search(text)),
         history=all_time or bool(_HISTORY_RE.search(text)),
         literal=_literal(text),
@@ -609,7 +686,11 @@ def query_arguments(signals: Signals, *, follow_up_of: dict[str, Any] | None = N
         "time_frame": signals.time_frame,
         "text": text or None,
     }
-    if found["status"] == [Status.resolved.value] and signals.time_frame:
+    if (
+        found["status"] == [Status.resolved.value]
+        and signals.time_frame
+        and not negates_completed(signals.text)
+    ):
         # "what got resolved in October": every incident resolved then, completed since or not.
         found["status"] = [Status.resolved.value, Status.completed.value]
     merged = {key: value for key, value in (follow_up_of or {}).items() if key in QUERY_FILTER_KEYS and value}
@@ -658,7 +739,7 @@ def core_phrase(signals: Signals) -> str | None:
 
     "what was the cause of the checkout outage yesterday?" -> "checkout outage".
     """
-    words = _WORD_RE.findall(_remove_phrase(signals.text, signals.time_frame))
+    words = _WORD_RE.findall(_remove_phrase(without_asides(signals.text), signals.time_frame))
     while words and words[0].lower().strip("'.-") in FILLER_WORDS:
         words.pop(0)
     while words and words[-1].lower().strip("'.-") in FILLER_WORDS:
@@ -680,11 +761,18 @@ def related_arguments(
             arguments["incident"] = public_id(target)
     else:
         arguments["query"] = query
-    if signals.time_frame:
+    if signals.time_frame and not (history and _story_window(signals.time_frame, conversation.reference_now)):
         arguments["time_frame"] = signals.time_frame
     elif history:
         arguments["time_frame"] = ALL_TIME
     return arguments
+
+
+def _story_window(label: str, now: datetime) -> bool:
+    """Returns whether a time frame is the last day or so up to now: in "they pushed a rule this morning,
+    have we done this before?" it says when the story began, not where to look."""
+    window = parse_time_window(label, now)
+    return window is not None and window.since >= now - timedelta(hours=36)
 
 
 _ORDINALS = {
@@ -772,8 +860,10 @@ def described_incident(description: str, conversation: Conversation) -> str | No
 
 
 def target_severity(signals: Signals) -> Severity | None:
-    """Returns the severity a change asks for: the one after "to"/"as", else the last one named."""
-    segment = _TARGET_SEGMENT_RE.search(signals.text)
+    """Returns the severity a change asks for: the one after "to"/"as", else the last one named; never one
+    inside quoted or pasted text."""
+    own = asker_words(signals.text)
+    segment = _TARGET_SEGMENT_RE.search(own)
     if segment:
         named = find_severities(segment.group("segment"))
         if named:
@@ -781,20 +871,23 @@ def target_severity(signals: Signals) -> Severity | None:
         for word in _WORD_RE.findall(segment.group("segment")):
             if _is_severity_word(word.lower()):
                 return parse_severity(word)
-    if signals.severities:
-        return signals.severities[-1]
-    words = [w for w in _WORD_RE.findall(signals.text) if _is_severity_word(w.lower())]
+    named = find_severities(own)
+    if named:
+        return named[-1]
+    words = [w for w in _WORD_RE.findall(own) if _is_severity_word(w.lower())]
     return parse_severity(words[-1]) if words else None
 
 
 def target_status(signals: Signals) -> Status | None:
-    """Returns the status a change asks for: the one after "to"/"as", else the first one named."""
-    segment = _TARGET_SEGMENT_RE.search(signals.text)
+    """Returns the status a change asks for: the one after "to"/"as", else the first one named; never one
+    inside quoted or pasted text."""
+    own = asker_words(signals.text)
+    segment = _TARGET_SEGMENT_RE.search(own)
     if segment:
         status = find_status(segment.group("segment"))
         if status is not None:
             return status
-    return signals.status_target
+    return find_status(own, real_words=real_words())
 
 
 def declare_arguments(
@@ -856,7 +949,15 @@ def postmortem_arguments(signals: Signals, incident: int | None) -> dict[str, An
     """Returns the `draft_postmortem` arguments: the incident, a named template, and whether to replace."""
     arguments: dict[str, Any] = {"incident": public_id(incident) if incident is not None else None}
     template = _TEMPLATE_RE.search(signals.text)
-    if template and template.group(1).lower() != "ai":
+    # "the default template" / "the usual template" name no template: the store's default applies.
+    if template and template.group(1).lower() not in {
+        "ai",
+        "default",
+        "usual",
+        "standard",
+        "normal",
+        "regular",
+    }:
         arguments["template"] = template.group(1).lower()
     if _REPLACE_RE.search(signals.text):
         arguments["replace"] = True

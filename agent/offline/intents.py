@@ -171,6 +171,10 @@ _POSTMORTEM_AS_STATUS_RE = re.compile(
 )
 _QUERY_GUARD_RE = re.compile(
     r"\b(how many|number of|list|show|which|were there|was there|did we|have we|when did|when was|who)\b"
+    # Asking whether to declare is not declaring: "is there one open already or should i declare one?".
+    r"|\b(should|shall|do|must) (i|we) (declare|open|raise|start|file)\b|\b(need|have) to declare\b\?"
+    # "declare to resolve" is a span of time, not a request.
+    r"|\bdeclare[ds]? (to|until|till|through) (resolve|resolution|resolved|close|closed|mitigat)"
 )
 _DECLARE_RE = re.compile(
     r"\bdeclare\b|\b(need|want|let'?s (get|have)|spin up|open|start|create|raise)\s+(up\s+)?(an?|new|another)\s+"
@@ -183,7 +187,8 @@ _CHANGE_VERB_RE = re.compile(
     r"reclassify|drop|adjust|reduce|increase|flip|put|transition|flag|bring)\b"
 )
 _STATUS_VERB_START_RE = re.compile(
-    r"(^|\b(go ahead and|please|pls|can you|could you|let'?s|ok|okay|so|then)\s+)"
+    # At the start of the message or of one of its clauses: "latency is back, we're good — resolve it".
+    r"(^|[,;.!—–-]\s*|\b(go ahead and|please|pls|can you|could you|let'?s|ok|okay|so|then)\s+)"
     r"(resolve|close|reopen|re-open|mitigate|stabili[sz]e|complete)\b"
 )
 _STATUS_STATEMENT_RE = re.compile(
@@ -194,12 +199,17 @@ _SEVERITY_STATEMENT_RE = re.compile(
     r"\b(it|this|that|this one)('s| is) (now |actually |really |definitely )?(a |an )?sev"
     r"|\b(should|needs to|must|has to|ought to) be (a |an )?(sev|severity)"
 )
-_OUT_OF_SCOPE_RE = re.compile(
+_OFF_TOPIC_RE = re.compile(
     r"\b(weather|jokes?|poems?|haiku|songs?|limerick|lyrics|recipe|capital of|meaning of life|translate|"
     r"translation|stock price|bitcoin|crypto|horoscope|movies?|football|soccer|basketball|girlfriend|"
     r"boyfriend)\b|\bwrite (me )?(a|an) (poem|story|essay|song|script|program|function|letter)\b"
+)
+"""Subjects that are not incidents; a question that also describes incidents ("seen this movie before?" about
+consumer lag) is not about them."""
+_REQUEST_VERBS = frozenset({"write", "tell", "give", "sing", "make", "compose", "translate", "say"})
+_OUT_OF_SCOPE_RE = re.compile(
     # Blame, and statistics the tools do not compute (MTTR, averages, trends).
-    r"|\b(who caused|whose fault|to blame|blame)\b|\b(mttr|mtta|mttd|mtbf|average|mean time|median|trends?)\b"
+    r"\b(who caused|whose fault|to blame|blame)\b|\b(mttr|mtta|mttd|mtbf|average|mean time|median|trends?)\b"
     # Schedules are not incident history.
     r"|\bwho'?s on[\s-]?call\b|\bwho is on[\s-]?call\b|\bon[\s-]?call (schedule|rota|rotation)\b"
     # Secrets are never the assistant's to hand out.
@@ -207,7 +217,8 @@ _OUT_OF_SCOPE_RE = re.compile(
     r"(passwords?|passwd|credentials|api keys?|secret keys?|private keys?|access tokens?)\b"
 )
 _BULK_CHANGE_RE = re.compile(
-    r"\b(all|every|each)\b.*\bincidents?\b.*\b(to|as)\b|"
+    r"\b(all|every|each)\b (?:the |of the |of our )?(?:[\w-]+ ){0,2}incidents?\b[^?]*\b(to|as)\s+(?:sev|severity|"
+    r"stable|resolved|closed|completed|active|mitigated|fixed|done)|"
     r"\b(resolve|close|mark|set|update|change|escalate|downgrade)\b.*\b(all|every|each)\b.*\bincidents?\b"
 )
 _FUTURE_RE = re.compile(
@@ -234,7 +245,7 @@ _RELATED_RE = re.compile(
     r"resembl\w+)\b"
 )
 _TOPIC_CONNECTOR_RE = re.compile(
-    r"\b(about|involving|regarding|concerning|caused by|due to|mentioning|to do with)\b"
+    r"\b(about(?! to\b)|involving|regarding|concerning|caused by|due to|mentioning|to do with)\b"
 )
 # "search" starting a question may be the service ("search is slow"); as a verb it takes an object.
 _SEARCH_RE = re.compile(r"^(find|look for|look up|dig up)\b|\bsearch (for|through|incidents|the history)\b")
@@ -330,7 +341,12 @@ def rule_intent(
     change = _change_rule(signals, lowered)
     if change is not None:
         return change, "change"
-    if _OUT_OF_SCOPE_RE.search(lowered) or _FUTURE_RE.search(lowered):
+    off_topic = _OFF_TOPIC_RE.search(lowered)
+    if off_topic:
+        # Words of incidents besides the off-topic ones ("seen this movie before?" about consumer lag).
+        asked = set(off_topic.group(0).split()) | _REQUEST_VERBS
+        off_topic = not (signals.services or [w for w in signals.residue if w.lower() not in asked])
+    if off_topic or _OUT_OF_SCOPE_RE.search(lowered) or _FUTURE_RE.search(lowered):
         return Intent.out_of_scope, "beyond scope"
     if (
         previous_tool in {"query_incidents", "related_incidents"}
@@ -341,7 +357,8 @@ def rule_intent(
             return Intent.query, "follow-up of a query"
     plural = re.search(r"\bincidents\b", lowered) and not names_incident(signals)
     if _SUMMARY_RE.search(lowered):
-        many = plural or (signals.time_frame and not names_incident(signals))
+        # In an incident's channel, "catch me up, I've been out since last night" is about that incident.
+        many = plural or (signals.time_frame and not names_incident(signals) and not has_focus)
         return (Intent.query, "summary of many") if many else (Intent.summary, "summary")
     if _ROOT_CAUSE_RE.search(lowered) or _REMEDIATION_RE.search(lowered):
         if plural:
@@ -359,24 +376,49 @@ def rule_intent(
         or signals.time_frame
         or (signals.status_filter and signals.status_filter != ["ongoing"])
     )
+    if (
+        has_focus
+        and signals.history
+        and not (signals.refs or signals.bare_refs or plural or asked_aspects(lowered))
+        and _ASKING_RE.match(lowered)
+    ):
+        # "did a waf rule do this to us before?" in an incident's channel: that incident, across history.
+        return Intent.related, "this one before"
     if asked_aspects(lowered) and (names_incident(signals) or in_focus) and not plural:
         # "how long did 498 last?", "who ran it?", "how long have we been at this?" in its channel.
         return Intent.details, "attribute"
-    if _RELATED_RE.search(lowered):
+    if _RELATED_RE.search(_without_service_related(lowered, signals)):
         connector = re.search(r"\b(related|similar|linked|connected) to\b|\babout\b|\binvolving\b", lowered)
         topic = topic_text(signals) if connector else None
         return (Intent.topic, "related to a topic") if topic else (Intent.related, "related")
-    return _search_rule(signals, lowered)
+    return _search_rule(signals, lowered, has_focus=has_focus)
 
 
-def _search_rule(signals: Signals, lowered: str) -> tuple[Intent, str] | None:
+def _without_service_related(lowered: str, signals: Signals) -> str:
+    """Returns the question without "cdn-related" / "webhooks related" after a named service: that names
+    the service's incidents, not incidents related to one in focus."""
+    if not signals.services:
+        return lowered
+    named = {part for name in signals.services for part in re.split(r"[\s-]", name.lower())}
+    return re.sub(
+        r"\b([\w.]+)[\s-]related\b",
+        lambda match: match.group(1) if match.group(1) in named else match.group(0),
+        lowered,
+    )
+
+
+def _search_rule(signals: Signals, lowered: str, *, has_focus: bool = False) -> tuple[Intent, str] | None:
     """Returns query, topic or symptom search for questions over many incidents, or details of one."""
     symptom = bool(_SYMPTOM_RE.search(lowered))
     about_topic = bool(_TOPIC_CONNECTOR_RE.search(lowered) or _SEARCH_RE.search(lowered))
     asks_many = bool(_QUERY_RE.search(lowered)) or (
         has_query_filters(signals) and bool(_INCIDENT_WORD_RE.search(lowered))
     )
-    one = (signals.refs or signals.this_incident) and not re.search(r"\bincidents\b", lowered)
+    # A bare "here" means an incident only where one is in focus ("ever involved in an incident here?"
+    # asked outside a channel means this company).
+    this_one = signals.this_incident and (has_focus or re.search(r"\bthis\b|\bcurrent\b", lowered))
+    named = signals.refs or (signals.bare_refs and not signals.counting)
+    one = (named or this_one) and not re.search(r"\bincidents\b", lowered)
     if one and not signals.counting and not _CHANGE_VERB_RE.match(lowered):
         return Intent.details, "one incident"
     if signals.counting:

@@ -25,7 +25,7 @@ from pydantic import ConfigDict
 
 from agent.incidents import service
 from agent.incidents.enums import Severity, Status
-from agent.lexicon import Aspect, asked_aspects, asker_words
+from agent.lexicon import Aspect, asked_aspects, asker_words, without_injected
 from agent.normalize import ServiceName, find_incident_refs
 from agent.offline.answers import ToolOutcome, outcomes_of, write_answer
 from agent.offline.arguments import (
@@ -141,7 +141,7 @@ class OfflineChatModel(BaseChatModel):
         conversation = Conversation.from_messages(messages)
         if not conversation.question:
             return AIMessage(content=ANSWER_HELP)
-        text = correct_typos(conversation.question)
+        text = correct_typos(without_injected(conversation.question))
         signals, decided = self._understand(text, conversation)
         refused_part = False
         if decided.intent is Intent.out_of_scope and decided.source == "rule":
@@ -348,6 +348,13 @@ class OfflineChatModel(BaseChatModel):
             best = results[0].get("id") if results and isinstance(results[0], dict) else None
             if best:
                 return [("get_incident", {"incident": best})]
+        if intent in {Intent.symptom, Intent.topic} and [o.name for o in done] == ["query_incidents"]:
+            result = done[0].result or {}
+            if result.get("relaxed") and not has_query_filters(signals):
+                # The exact words are in no incident, and nothing else narrows the list: search by
+                # meaning over the history instead of listing every incident.
+                query = topic_text(signals) or symptom_text(signals)
+                return [("related_incidents", {"query": query, "time_frame": ALL_TIME})]
         if intent is Intent.postmortem and [o.name for o in done] == ["get_incident"]:
             looked = done[0].result or {}
             if looked.get("error") or looked.get("postmortem_blocker"):

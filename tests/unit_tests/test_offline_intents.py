@@ -209,7 +209,8 @@ def test_examples_are_embedded_once_and_questions_once_each() -> None:
         ("what's on fire at the moment", ["ongoing"]),
         ("resovled incidents last week", ["resolved"]),
         ("how many incidents are currently active", ["active"]),
-        ("closed or mitigated incidents", ["resolved", "stable"]),
+        # "closed" means over, postmortem done or not.
+        ("closed or mitigated incidents", ["resolved", "stable", "completed"]),
         ("show me resolved and open incidents", ["resolved", "ongoing"]),
         ("resolved but not completed yet", ["resolved"]),
         ("incidents not yet resolved", ["ongoing"]),
