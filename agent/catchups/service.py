@@ -10,6 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from agent.catchups.models import CatchupMark, ChangeRead, EntryRead, SinceLastTime
+from agent.incidents.enums import TimelineKind
 from agent.incidents.models import AuditRecord, TimelineEntry
 
 MAX_ENTRIES = 15
@@ -40,10 +41,12 @@ def mark_seen(*, db_session: Session, user_id: str, incident_id: int, now: datet
 def since(*, db_session: Session, incident_id: int, moment: datetime, now: datetime) -> SinceLastTime:
     """Returns the timeline entries added, and the severity and status changes made, after `moment`.
 
-    Entries are those dated after `moment` (deleted ones left out); changes come from the audit log.
+    Entries are those dated after `moment` (deleted ones left out) other than severity and status changes,
+    which come from the audit log with who made them and are listed apart.
     """
     live = (
         TimelineEntry.incident_id == incident_id,
+        TimelineEntry.kind.not_in([TimelineKind.severity_change.value, TimelineKind.status_change.value]),
         TimelineEntry.at > moment,
         TimelineEntry.at <= now,
         TimelineEntry.deleted_at.is_(None),
