@@ -27,7 +27,7 @@ from agent.incidents.enums import EntrySource, Severity
 from agent.runner import AgentReply
 from agent.slack.blocks import FEEDBACK_ACTION, FULL_SUMMARY_ACTION
 from agent.slack.streaming import STREAM_AFTER_CHARS
-from tests.conftest import NOW
+from tests.conftest import NOW, DemoStore
 from tests.integration_tests.fake_slack import (
     TEAM_ID,
     FakeSlack,
@@ -44,7 +44,9 @@ from tests.integration_tests.slack_world import (
     ScriptedRunner,
     in_thread,
 )
-from tests.integration_tests.test_slack_http import Running, press, serving
+from tests.integration_tests.test_slack_http import Running, demo, press, serving, serving_demo
+
+__all__ = ["demo"]  # the demo-store fixture, shared with test_slack_http
 
 DM = "D0PRIYA"
 """The app's DM with Priya, where her assistant panel threads live."""
@@ -408,3 +410,44 @@ def test_rejoining_shows_only_what_changed_since_the_last_catchup_with_the_summa
         slack.idle()
         with session_scope(store) as session:
             assert session.scalars(select(CatchupMark.seen_at)).all() == [later]
+
+
+# --- end to end: the real agent (offline model) in a worker process -------------------------------------
+
+
+def test_end_to_end_the_panel_answers_about_the_viewed_incident_with_the_real_tools_status(
+    fake: FakeSlack, demo: DemoStore, tmp_path: Path
+) -> None:
+    with session_scope(demo.engine) as session:
+        incident = service.get_or_raise(db_session=session, incident_id=123)
+        channel_id, channel_name, title = (
+            incident.slack_channel_id,
+            incident.slack_channel_name,
+            incident.title,
+        )
+    assert channel_id and channel_name
+    fake.add_channel(channel_id, channel_name, members=[PRIYA])
+    fake.add_dm(DM, PRIYA)
+
+    with serving_demo(fake, demo, tmp_path, agent_processes=1) as slack:
+        thread_ts = fake.next_ts()
+        slack.send.event(thread_started(thread_ts, viewing=channel_id))
+        (greeting,) = fake.wait_for("chat.postMessage", in_thread(DM, thread_ts), timeout=60)
+        slack.send.event(panel_message(fake, thread_ts, "Give me a summary of this incident"))
+        fake.wait_for("chat.stopStream", timeout=120)
+        slack.idle()
+
+    assert title in greeting["text"]
+    statuses = [call["status"] for call in fake.calls_to("assistant.threads.setStatus")]
+    # Relayed from the worker process as the agent called its tool.
+    assert statuses == ["is thinking…", "Reading the timeline…"]
+    (answer,) = [m for m in fake.messages[DM] if "streaming" in m]
+    assert "incident-123" in answer["text"] and len(answer["text"]) >= STREAM_AFTER_CHARS
+    appended = fake.calls_to("chat.appendStream")
+    assert len(appended) >= 1  # the offline model's whole answer still arrives in sections
+    with session_scope(demo.engine) as session:
+        assert catchups_seen(session) == [(PRIYA, 123)]
+
+
+def catchups_seen(session: Any) -> list[tuple[str, int]]:
+    return [(m.user_id, m.incident_id) for m in session.scalars(select(CatchupMark))]
