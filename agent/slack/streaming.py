@@ -4,20 +4,21 @@ An `AnswerStream` is the turn's `progress` callback. A tool about to be called s
 ("Counting incidents…") where the surface has one (the assistant panel). Answer text is collected; once it
 is long, the answer is streamed with `chat.startStream` / `chat.appendStream` / `chat.stopStream`, one
 section at a time (lines grouped up to `SECTION_CHARS`), so a real model's tokens appear as they arrive and
-the offline model's whole answer still arrives in sections. Short answers, confirmations and drafted
-postmortems are not streamed: they go out as one message, as before, and so does any answer whose stream
+the offline model's whole answer still arrives in sections. Short answers, lists of incidents (shown as
+cards), confirmations and drafted postmortems are not streamed: they go out as one message, as before, and so does any answer whose stream
 Slack refuses. The callback never raises: a Slack hiccup must not cost the turn.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from agent.runner import AgentReply, TurnEvent
-from agent.slack.blocks import Block
+from agent.slack.blocks import Block, split_incident_list
 from agent.slack.runtime import SlackRuntime
 from prompts.slack import STATUS_THINKING, TOOL_STATUS
 
@@ -45,6 +46,16 @@ def sections(text: str, size: int = SECTION_CHARS) -> list[str]:
     if current:
         pieces.append(current)
     return pieces
+
+
+def _has_cards(reply: AgentReply) -> bool:
+    # A list of incidents is shown as cards read fresh from the store (severity, status, channel links);
+    # an answer made of one is posted whole, unless a real model already began streaming it.
+    return bool(split_incident_list(reply.answer, {public_id.lower() for public_id in reply.incidents})[1])
+
+
+def _lists_incidents(text: str) -> bool:
+    return bool(split_incident_list(text, set(re.findall(r"incident-\d+", text.lower())))[1])
 
 
 def stream_allowed(*, channel_id: str, user_id: str | None, team_id: str | None) -> bool:
@@ -124,7 +135,7 @@ class AnswerStream:
                 self._abandon()
                 return False
             self._pending = reply.answer[len(self._sent) :]
-            if len(reply.answer) < STREAM_AFTER_CHARS and self.ts is None:
+            if self.ts is None and (len(reply.answer) < STREAM_AFTER_CHARS or _has_cards(reply)):
                 return False
             self._flush(final=True)
             if self.ts is None or self.failed:
@@ -155,8 +166,9 @@ class AnswerStream:
     def _flush(self, *, final: bool) -> None:
         if not self.allowed or self.failed or NOT_STREAMED_TOOLS.intersection(self.tools):
             return
-        if self.ts is None and len(self._sent) + len(self._pending) < STREAM_AFTER_CHARS and not final:
-            return
+        if self.ts is None and not final:
+            if len(self._sent) + len(self._pending) < STREAM_AFTER_CHARS or _lists_incidents(self._pending):
+                return  # decided when the turn ends, once its answer and incidents are known
         ready = self._pending if final else self._pending[: self._pending.rfind("\n") + 1]
         pieces = sections(ready)
         if not final and pieces and len(pieces[-1]) < SECTION_CHARS:

@@ -415,7 +415,7 @@ def test_rejoining_shows_only_what_changed_since_the_last_catchup_with_the_summa
 # --- end to end: the real agent (offline model) in a worker process -------------------------------------
 
 
-def test_end_to_end_the_panel_answers_about_the_viewed_incident_with_the_real_tools_status(
+def test_end_to_end_the_panel_answers_about_the_viewed_incident_with_the_real_tools_status_and_feedback(
     fake: FakeSlack, demo: DemoStore, tmp_path: Path
 ) -> None:
     with session_scope(demo.engine) as session:
@@ -434,17 +434,16 @@ def test_end_to_end_the_panel_answers_about_the_viewed_incident_with_the_real_to
         slack.send.event(thread_started(thread_ts, viewing=channel_id))
         (greeting,) = fake.wait_for("chat.postMessage", in_thread(DM, thread_ts), timeout=60)
         slack.send.event(panel_message(fake, thread_ts, "Give me a summary of this incident"))
-        fake.wait_for("chat.stopStream", timeout=120)
+        (_, answer) = fake.wait_for("chat.postMessage", in_thread(DM, thread_ts), count=2, timeout=120)
         slack.idle()
 
     assert title in greeting["text"]
     statuses = [call["status"] for call in fake.calls_to("assistant.threads.setStatus")]
     # Relayed from the worker process as the agent called its tool.
     assert statuses == ["is thinking…", "Reading the timeline…"]
-    (answer,) = [m for m in fake.messages[DM] if "streaming" in m]
-    assert "incident-123" in answer["text"] and len(answer["text"]) >= STREAM_AFTER_CHARS
-    appended = fake.calls_to("chat.appendStream")
-    assert len(appended) >= 1  # the offline model's whole answer still arrives in sections
+    # This summary lists incidents, which are shown as cards: posted whole, with its feedback buttons.
+    assert "incident-123" in answer["text"] and fake.calls_to("chat.startStream") == []
+    assert answer["blocks"][-1]["type"] == "context_actions"
     with session_scope(demo.engine) as session:
         assert catchups_seen(session) == [(PRIYA, 123)]
 
