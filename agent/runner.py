@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Required, TypedDict
+from typing import Any, Literal, Required, TypedDict
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
+    AIMessageChunk,
     AnyMessage,
     BaseMessage,
     HumanMessage,
@@ -30,6 +32,21 @@ RECURSION_LIMIT = 16
 """Graph steps per turn: room for about six rounds of tool calls before the agent says it must stop."""
 
 
+@dataclass(frozen=True)
+class TurnEvent:
+    """Something a turn did while it ran, for front ends that show progress (Slack's status line, streams).
+
+    Plain data, so that it crosses from an agent worker process to the one talking to Slack.
+    """
+
+    kind: Literal["tool", "text"]
+    """`tool`: the agent is about to call the tool named in `value`; `text`: `value` is more of an answer."""
+    value: str
+
+
+Progress = Callable[[TurnEvent], None]
+
+
 class TurnOptions(TypedDict, total=False):
     """The keyword arguments of `AgentRunner.ask` after the question; every runner takes the same."""
 
@@ -39,6 +56,8 @@ class TurnOptions(TypedDict, total=False):
     user: Required[str]
     now: datetime | None
     history: list[BaseMessage] | None
+    progress: Progress | None
+    """Told what the turn does as it does it (tools called, answer text as it is written)."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +213,7 @@ class AgentRunner:
         user: str,
         now: datetime | None = None,
         history: list[BaseMessage] | None = None,
+        progress: Progress | None = None,
     ) -> AgentReply:
         """Answers one question on a thread.
 
@@ -205,17 +225,41 @@ class AgentRunner:
             user: Who asks; writes are checked and audited against them.
             now: The clock of this turn; the context's when None.
             history: The conversation so far, replacing what the thread remembers (Slack threads).
+            progress: Called with each tool the agent is about to call and with answer text as the model
+                writes it (token by token from a streaming model, whole from the offline one).
         """
         context = replace(self.context, now=now) if now is not None else self.context
         messages: list[BaseMessage] = [HumanMessage(content=question)]
         if history is not None:
             messages = [RemoveMessage(id=REMOVE_ALL_MESSAGES), *history, *messages]
-        result = self.graph.invoke(
-            {"messages": messages, "channel": channel, "channel_id": channel_id, "user": user},
-            self._config(thread_id),
-            context=context,
-        )
-        return self._reply(result)
+        turn_input = {"messages": messages, "channel": channel, "channel_id": channel_id, "user": user}
+        config = self._config(thread_id)
+        if progress is None:
+            return self._reply(self.graph.invoke(turn_input, config, context=context))
+        return self._reply(self._streamed(turn_input, config, context, progress))
+
+    def _streamed(
+        self, turn_input: dict[str, Any], config: dict[str, Any], context: Context, progress: Progress
+    ) -> dict[str, Any]:
+        """Runs a turn reporting its progress; returns what `invoke` would (the state and its interrupts)."""
+        for mode, chunk in self.graph.stream(
+            turn_input, config, context=context, stream_mode=["messages", "updates"]
+        ):
+            if mode == "messages":
+                message = chunk[0]
+                # Text of answers only: a message that calls tools says nothing to the person yet.
+                is_answer = isinstance(message, AIMessageChunk | AIMessage) and not (
+                    message.tool_calls or getattr(message, "tool_call_chunks", None)
+                )
+                if is_answer and message.text:
+                    progress(TurnEvent(kind="text", value=message.text))
+            elif isinstance(chunk, dict):
+                for update in chunk.values():
+                    for message in (update or {}).get("messages", []) if isinstance(update, dict) else []:
+                        for call in getattr(message, "tool_calls", None) or []:
+                            progress(TurnEvent(kind="tool", value=str(call["name"])))
+        state = self.graph.get_state(config)
+        return {**state.values, "__interrupt__": list(state.interrupts)}
 
     def resume(
         self, thread_id: str, *, confirmed: bool, user: str, now: datetime | None = None

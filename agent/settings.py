@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         validation_alias="INCIDENT_COPILOT_WRITE_PERMISSION",
         description="Who may confirm writes in Slack: `channel_members`, `responders`, or `anyone`.",
     )
+    feedback_retention_days: int = Field(
+        default=90,
+        ge=1,
+        validation_alias="INCIDENT_COPILOT_FEEDBACK_RETENTION_DAYS",
+        description="Days answers and their feedback votes are kept before they are deleted.",
+    )
     slack_bot_token: str | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: str | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
     slack_app_token: str | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")

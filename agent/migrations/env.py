@@ -5,6 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
+from agent.assistant import models as _assistant_models  # noqa: F401 - registers assistant_threads
+from agent.catchups import models as _catchup_models  # noqa: F401 - registers catchup_marks
+from agent.feedback import models as _feedback_models  # noqa: F401 - registers answers and votes
 from agent.incidents.models import Base
 from agent.outbox import models as _outbox_models  # noqa: F401 - registers the outbox table
 

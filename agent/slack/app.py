@@ -36,6 +36,7 @@ from agent.slack.runtime import (
     SlackRuntime,
 )
 from agent.slack.store import StoreWriter
+from agent.slack.thread_context import StoreThreadContexts
 from agent.slack.turns import post_error
 
 logger = logging.getLogger(__name__)
@@ -116,7 +117,8 @@ def build_app(
         client=client,
         process_before_response=False,
         listener_executor=listener_executor,
-        # Assistant threads and workflow functions are not used; their middleware would run on every event.
+        # The assistant panel's listeners get their own conversation middleware (`slack_bolt.Assistant`);
+        # app-wide it would run on every event, and workflow functions are not used.
         attaching_conversation_kwargs_enabled=False,
         attaching_function_token_enabled=False,
     )
@@ -127,7 +129,7 @@ def build_app(
         next()
 
     app.error(handle_error)
-    register_listeners(app)
+    register_listeners(app, thread_context_store=StoreThreadContexts(engine=engine, writer=writer, now=clock))
     _RUNTIMES[app] = runtime
     runtime.delivery.start()
     return app

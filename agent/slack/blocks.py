@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agent.postmortems.extract import format_duration
+from prompts import slack as slack_text
 
 Block = dict[str, Any]
 
@@ -275,3 +276,132 @@ def catchup_blocks(mrkdwn: str) -> list[Block]:
 def help_blocks() -> list[Block]:
     """Returns the help text of the `/incident` command and of an empty mention."""
     return [_section(HELP_TEXT)]
+
+
+FEEDBACK_ACTION = "answer_feedback"
+"""`action_id` of the feedback buttons under every answer."""
+
+FULL_SUMMARY_ACTION = "catchup_full_summary"
+"""`action_id` of the button that turns a since-last-time catch-up into the full summary."""
+
+
+def feedback_value(*, answer_id: int, helpful: bool) -> str:
+    """Returns what a feedback button carries: the stored answer and the vote."""
+    return json.dumps({"answer": answer_id, "helpful": helpful}, separators=(",", ":"))
+
+
+def parse_feedback_value(value: str) -> tuple[int, bool]:
+    """Returns (answer id, helpful) from a feedback button value; raises ValueError for anything else."""
+    data = json.loads(value)
+    if not isinstance(data, dict) or not isinstance(data.get("answer"), int):
+        raise ValueError(f"not a feedback button value: {value!r}")
+    return data["answer"], bool(data.get("helpful"))
+
+
+def feedback_block(answer_id: int) -> Block:
+    """Returns Slack's feedback buttons (a `context_actions` block) for a stored answer."""
+    return {
+        "type": "context_actions",
+        "block_id": f"feedback:{answer_id}",
+        "elements": [
+            {
+                "type": "feedback_buttons",
+                "action_id": FEEDBACK_ACTION,
+                "positive_button": {
+                    "text": {"type": "plain_text", "text": slack_text.FEEDBACK_GOOD},
+                    "accessibility_label": slack_text.FEEDBACK_GOOD,
+                    "value": feedback_value(answer_id=answer_id, helpful=True),
+                },
+                "negative_button": {
+                    "text": {"type": "plain_text", "text": slack_text.FEEDBACK_BAD},
+                    "accessibility_label": slack_text.FEEDBACK_BAD,
+                    "value": feedback_value(answer_id=answer_id, helpful=False),
+                },
+            }
+        ],
+    }
+
+
+def since_blocks(
+    *,
+    public_id: str,
+    incident_id: int,
+    since: datetime,
+    now: datetime,
+    changes: Sequence[Mapping[str, Any]],
+    entries: Sequence[Mapping[str, Any]],
+    more_entries: int = 0,
+) -> list[Block]:
+    """Returns the since-last-time catch-up: severity and status changes, new messages, a Full summary button.
+
+    Args:
+        public_id: The incident, e.g. `incident-12`.
+        incident_id: Its number, which the button carries.
+        since: The person's last catch-up.
+        now: The clock.
+        changes: `{field, before, after, actor, at}` in order.
+        entries: `{at, author, text}` in order (the newest ones).
+        more_entries: New entries left out.
+    """
+    ago = format_duration(now - since)
+    if not changes and not entries:
+        blocks = [_section(slack_text.SINCE_NOTHING.format(incident=public_id, ago=ago))]
+    else:
+        lines = [slack_text.SINCE_HEADER.format(incident=public_id, ago=ago)]
+        for change in changes:
+            lines.append(
+                slack_text.SINCE_CHANGE.format(
+                    field=escape(str(change["field"]).capitalize()),
+                    before=escape(str(change.get("before") or "—")),
+                    after=escape(str(change.get("after"))),
+                    actor=escape(str(change.get("actor") or "")),
+                    at=_clock(change["at"]),
+                )
+            )
+        if more_entries:
+            lines.append(slack_text.SINCE_MORE.format(count=more_entries))
+        for entry in entries:
+            lines.append(
+                slack_text.SINCE_ENTRY.format(
+                    at=_clock(entry["at"]),
+                    author=escape(str(entry["author"])),
+                    text=escape(_clip(" ".join(str(entry["text"]).split()), 300)),
+                )
+            )
+        blocks = _line_sections(lines)
+    return [
+        *blocks,
+        _context(slack_text.SINCE_NOTE),
+        {
+            "type": "actions",
+            "block_id": "catchup",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": FULL_SUMMARY_ACTION,
+                    "text": {"type": "plain_text", "text": slack_text.FULL_SUMMARY_BUTTON},
+                    "value": str(incident_id),
+                }
+            ],
+        },
+    ]
+
+
+def _line_sections(lines: Sequence[str]) -> list[Block]:
+    """Returns lines as sections, each as full as Slack's section limit allows, split between lines."""
+    blocks: list[Block] = []
+    current = ""
+    for line in lines:
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > MAX_SECTION_CHARS and current:
+            blocks.append(_section(current))
+            candidate = line
+        current = candidate
+    if current:
+        blocks.append(_section(current))
+    return blocks
+
+
+def _clock(value: Any) -> str:
+    moment = _moment(value)
+    return moment.strftime("%H:%M") if moment is not None else ""

@@ -1,4 +1,7 @@
-"""The catch-up summary a person gets, privately, when they join an incident channel.
+"""The catch-up a person gets, privately, when they join an incident channel (or ask for one).
+
+The first time it is the incident's summary; after that, what changed since their last catch-up
+(`personal_catchup`, remembered per person and incident in the store, so any replica knows).
 
 `catchup_summary` is the one place the summary is computed, so switching to another summariser means
 changing one function. `CatchupCache` keeps each incident's summary for a short while and computes it once
@@ -11,13 +14,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 
+from agent.catchups import service as catchups
 from agent.db import session_scope
 from agent.incidents import service
 from agent.postmortems import service as postmortems
 from agent.postmortems.extract import NotEnoughTimeline, render_summary_slack_mrkdwn
+from agent.slack.blocks import catchup_blocks, since_blocks
 
 MIN_MESSAGES = 10
 """A channel with fewer messages is short enough to read; no summary is offered."""
@@ -78,3 +84,42 @@ class CatchupCache:
                 slot.value = self._compute(incident_id, now)
                 slot.expires = now + self._ttl
             return slot.value
+
+
+def personal_catchup(
+    *, engine: Engine, cache: CatchupCache, user_id: str, incident_id: int, now: datetime
+) -> dict[str, Any] | None:
+    """Returns a person's catch-up on an incident as `text` and `blocks`, or None when none is offered.
+
+    Someone who got one before gets what changed since (new timeline entries, severity and status changes)
+    with the full summary one button away; anyone else the full summary, when the incident offers one.
+    Private incidents get neither. The caller records the catch-up with `catchups.mark_seen` once it is sent.
+    """
+    with session_scope(engine) as session:
+        incident = service.get(db_session=session, incident_id=incident_id)
+        if incident is None or incident.private:
+            return None
+        seen = catchups.last_seen(db_session=session, user_id=user_id, incident_id=incident_id)
+        delta = (
+            catchups.since(db_session=session, incident_id=incident_id, moment=seen, now=now)
+            if seen is not None
+            else None
+        )
+    public_id = f"incident-{incident_id}"
+    if delta is not None:
+        return {
+            "text": f"What changed on {public_id} since you last looked",
+            "blocks": since_blocks(
+                public_id=public_id,
+                incident_id=incident_id,
+                since=delta.since,
+                now=now,
+                changes=[change.model_dump() for change in delta.changes],
+                entries=[entry.model_dump() for entry in delta.entries],
+                more_entries=delta.more_entries,
+            ),
+        }
+    summary = cache.get(incident_id)
+    if summary is None:
+        return None
+    return {"text": f"Catch-up on {public_id}", "blocks": catchup_blocks(summary)}

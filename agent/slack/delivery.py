@@ -49,6 +49,10 @@ LEASE = timedelta(minutes=2)
 SENDABLE = frozenset({"chat_postMessage", "chat_update", "files_upload_v2"})
 """The Web API calls a kept reply may be; nothing read from the store calls anything else."""
 
+LIVE_ONLY = frozenset({"chat_startStream", "chat_appendStream", "chat_stopStream"})
+"""Calls that only make sense now: a stream cannot be resumed later, so a failure is raised, never kept
+(the caller falls back to one `chat.postMessage`, which is kept)."""
+
 RETRYABLE_SLACK_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
@@ -104,7 +108,7 @@ class SlackDelivery:
         """Calls `method` with `payload`; returns its response, or None when the reply was kept for later.
 
         Args:
-            method: A WebClient method in `SENDABLE`.
+            method: A WebClient method in `SENDABLE`, or in `LIVE_ONLY` (raised on failure, never kept).
             key: Names this reply (the agent turn and the kind of message), so it is kept once.
             event_id: The Slack event being answered, for the log.
             **payload: The call's arguments (JSON values: they may wait in the store).
@@ -113,9 +117,9 @@ class SlackDelivery:
             SlackApiError: when Slack refuses the call for a reason no retry fixes.
         """
         try:
-            return self._call(method, payload)
+            return self._call(method, payload, live=method in LIVE_ONLY)
         except Exception as error:
-            if not is_retryable(error):
+            if method in LIVE_ONLY or not is_retryable(error):
                 raise
             reason = describe(error)
             logger.error(
@@ -181,9 +185,10 @@ class SlackDelivery:
             logger.info("Delivered %s for %s from the outbox", message.method, message.key)
         return FlushResult(delivered=delivered, failed=failed)
 
-    def _call(self, method: str, payload: dict[str, Any]) -> SlackResponse:
-        # Checked on every call, kept replies included: a row of the store names the method to call.
-        if method not in SENDABLE:
+    def _call(self, method: str, payload: dict[str, Any], *, live: bool = False) -> SlackResponse:
+        # Checked on every call, kept replies included: a row of the store names the method to call, and
+        # only calls made now (never one read from the store) may be a live-only one.
+        if method not in SENDABLE and not (live and method in LIVE_ONLY):
             raise ValueError(f"{method} is not a reply the outbox can send")
         return getattr(self.client, method)(**payload)
 

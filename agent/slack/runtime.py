@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, Unpack
 
 from slack_bolt import BoltContext
@@ -102,6 +102,7 @@ class SlackRuntime:
     listener_executor: CountingExecutor
     """Bolt's own executor for listeners (acks of buttons and commands happen there)."""
     _runner: Runner | None = field(default=None, init=False)
+    _last_purge: datetime | None = field(default=None, init=False)
     _runner_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     @property
@@ -132,6 +133,14 @@ class SlackRuntime:
                 logger.exception("Background Slack work %s failed", getattr(work, "__name__", work))
 
         return self.agent_executor.submit(logged)
+
+    def purge_due(self, now: datetime, every: timedelta) -> bool:
+        """Returns True at most once per `every` (per replica): time to delete what retention has expired."""
+        with self._runner_lock:
+            if self._last_purge is not None and now - self._last_purge < every:
+                return False
+            self._last_purge = now
+            return True
 
     def who_may_confirm(self) -> str:
         """Returns, in words, who may confirm a write under the configured permission."""

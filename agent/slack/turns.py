@@ -7,26 +7,33 @@ same shapes and report errors the same way: one short sentence in Slack, the det
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from langchain_core.messages import BaseMessage
 from slack_sdk.errors import SlackApiError
 
+from agent.catchups import service as catchups
 from agent.db import session_scope
+from agent.feedback import service as feedback
+from agent.feedback.models import AnswerCreate
 from agent.incidents import service
 from agent.incidents.exceptions import IncidentCopilotError
 from agent.normalize import find_incident_refs
 from agent.postmortems import service as postmortems
-from agent.runner import AgentReply
+from agent.runner import AgentReply, Progress
 from agent.serialize import incident_brief
-from agent.slack.blocks import answer_blocks, confirmation_blocks, confirmation_text
+from agent.slack.blocks import Block, answer_blocks, confirmation_blocks, confirmation_text, feedback_block
 from agent.slack.runtime import SlackRuntime
+from agent.slack.streaming import AnswerStream
 
 logger = logging.getLogger(__name__)
 
 EXCERPT_CHARS = 600
 """How much of a drafted postmortem the thread message quotes."""
 GENERIC_ERROR = "Sorry, something went wrong on my side while working on that; it has been logged."
+PURGE_EVERY = timedelta(hours=1)
+"""How often a replica deletes answers and votes past the retention period (on its next answer)."""
 
 
 def agent_thread_id(channel_id: str, thread_ts: str, ts: str) -> str:
@@ -76,8 +83,13 @@ def ask(
     user_id: str,
     thread_id: str,
     history: list[BaseMessage] | None = None,
+    progress: Progress | None = None,
 ) -> AgentReply:
-    """Returns the agent's reply to a question asked in a channel by a person."""
+    """Returns the agent's reply to a question asked in a channel by a person.
+
+    `channel_id` is the channel whose incident "this incident" means: where the question was asked, or, in
+    the assistant panel, the channel the person has open. `progress` hears the turn's tool calls and text.
+    """
     channel = runtime.directory.channel(channel_id)
     return runtime.runner.ask(
         question,
@@ -87,14 +99,78 @@ def ask(
         user=runtime.directory.name(user_id),
         now=runtime.now(),
         history=history,
+        **({"progress": progress} if progress is not None else {}),
     )
 
 
-def answer_message(runtime: SlackRuntime, reply: AgentReply) -> dict[str, Any]:
+def record_answer(runtime: SlackRuntime, reply: AgentReply, *, question: str) -> int | None:
+    """Keeps an answer for feedback and returns its id; None (no buttons) when the store refuses it.
+
+    Only the question, its reading, the tool calls, the answer and the model are kept, for
+    `INCIDENT_COPILOT_FEEDBACK_RETENTION_DAYS`; nothing about who asked.
+    """
+    interpretation = reply.interpretation
+    answer_in = AnswerCreate(
+        source="slack",
+        question=question,
+        intent=interpretation.tool or "direct",
+        interpretation=interpretation.line(),
+        tool_calls=reply.tool_calls,
+        answer=reply.answer,
+        model=runtime.settings.model,
+    )
+    now = runtime.now()
+    retention = runtime.settings.feedback_retention_days
+    try:
+        if runtime.purge_due(now, PURGE_EVERY):
+            runtime.writer.run(
+                lambda session: feedback.purge(db_session=session, now=now, retention_days=retention)
+            )
+        return runtime.writer.run(
+            lambda session: feedback.record_answer(db_session=session, answer_in=answer_in, now=now).id
+        )
+    except Exception:
+        logger.exception("Keeping an answer for feedback failed; it goes out without feedback buttons")
+        return None
+
+
+def remember_catchups(runtime: SlackRuntime, reply: AgentReply, *, user_id: str) -> None:
+    """Marks the incidents this turn summarised as caught up on by the asker (for "since last time")."""
+    summarised = {
+        str(r["result"]["incident"])
+        for r in reply.tool_results
+        if r["name"] == "summarize_timeline"
+        and isinstance(r["result"], dict)
+        and isinstance(r["result"].get("incident"), str)
+    }
+    numbers = {number for public_id in summarised for number in find_incident_refs(public_id)}
+    now = runtime.now()
+    for number in numbers:
+        runtime.writer.run(
+            lambda session, number=number: catchups.mark_seen(
+                db_session=session, user_id=user_id, incident_id=number, now=now
+            )
+        )
+
+
+def answer_footer(reply: AgentReply, answer_id: int | None) -> list[Block]:
+    """Returns what goes under every answer: how the question was read, and the feedback buttons."""
+    # How the question was read, so a misreading shows instead of passing silently.
+    blocks: list[Block] = [
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": reply.interpretation.line()}]}
+    ]
+    if answer_id is not None:
+        blocks.append(feedback_block(answer_id))
+    return blocks
+
+
+def answer_message(
+    runtime: SlackRuntime, reply: AgentReply, *, answer_id: int | None = None
+) -> dict[str, Any]:
     """Returns `text` and `blocks` for an answer: the answer, then the incidents it names as compact sections.
 
     The incidents are read fresh from the store (severity, status and age as they are now), and each id
-    links to the incident's Slack channel when it has one.
+    links to the incident's Slack channel when it has one. With `answer_id`, feedback buttons close it.
     """
     numbers = [number for public_id in reply.incidents for number in find_incident_refs(public_id)]
     briefs: list[dict[str, Any]] = []
@@ -114,8 +190,7 @@ def answer_message(runtime: SlackRuntime, reply: AgentReply) -> dict[str, Any]:
         "text": reply.answer,
         "blocks": [
             *answer_blocks(reply.answer, incidents=briefs, now=runtime.now(), url_for=urls.get),
-            # How the question was read, so a misreading shows instead of passing silently.
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": reply.interpretation.line()}]},
+            *answer_footer(reply, answer_id),
         ],
     }
 
@@ -128,10 +203,14 @@ def post_reply(
     thread_ts: str | None,
     thread_id: str,
     event_id: str | None = None,
+    question: str | None = None,
+    stream: AnswerStream | None = None,
 ) -> None:
     """Posts a reply in the thread: the confirmation request when a write waits, else the answer.
 
-    A reply Slack will not take for now is kept and delivered later (see `agent.slack.delivery`).
+    A reply Slack will not take for now is kept and delivered later (see `agent.slack.delivery`). An answer
+    to a `question` is kept for feedback and carries the feedback buttons; with a `stream`, a long answer
+    is streamed (or already was), and goes out as one message when streaming is not possible.
 
     Args:
         runtime: The app's runtime.
@@ -140,6 +219,8 @@ def post_reply(
         thread_ts: The thread to post in (None: top level).
         thread_id: The agent thread, which Confirm / Cancel resume.
         event_id: The Slack event answered, for the log.
+        question: What was asked (None: a resumed turn, whose answer gets no feedback buttons).
+        stream: The turn's progress callback, which may have started streaming the answer.
     """
     if reply.pending is not None:
         pending = reply.pending.to_dict()
@@ -158,6 +239,9 @@ def post_reply(
     elif not post_postmortem_file(
         runtime, reply, channel_id=channel_id, thread_ts=thread_ts, key=f"{thread_id}:postmortem"
     ):
+        answer_id = record_answer(runtime, reply, question=question) if question is not None else None
+        if stream is not None and stream.finish(reply, blocks=answer_footer(reply, answer_id)):
+            return
         runtime.delivery.send(
             "chat_postMessage",
             key=f"{thread_id}:answer",
@@ -165,8 +249,10 @@ def post_reply(
             channel=channel_id,
             thread_ts=thread_ts,
             unfurl_links=False,
-            **answer_message(runtime, reply),
+            **answer_message(runtime, reply, answer_id=answer_id),
         )
+    elif stream is not None:
+        stream.finish(reply, blocks=[])
 
 
 def post_postmortem_file(

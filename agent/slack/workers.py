@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
+from multiprocessing.managers import SyncManager
 from typing import Any, Unpack
 
-from agent.runner import AgentReply, TurnOptions
+from agent.runner import AgentReply, Progress, TurnEvent, TurnOptions
 from agent.settings import Settings
 from agent.slack.runtime import Runner
 
@@ -41,8 +44,15 @@ def _worker_runner() -> Runner:
     return _runner
 
 
-def _ask(question: str, options: TurnOptions) -> AgentReply:
-    return _worker_runner().ask(question, **options)
+def _ask(
+    question: str, options: TurnOptions, events: queue.Queue[TurnEvent | None] | None = None
+) -> AgentReply:
+    if events is None:
+        return _worker_runner().ask(question, **options)
+    try:
+        return _worker_runner().ask(question, **options, progress=events.put)
+    finally:
+        events.put(None)  # the turn is over: the parent stops relaying
 
 
 def _resume(thread_id: str, kwargs: dict[str, Any]) -> AgentReply:
@@ -58,6 +68,8 @@ class ProcessRunner:
 
     def __init__(self, *, settings: Settings, database_url: str, processes: int) -> None:
         self.processes = processes
+        self._manager: SyncManager | None = None
+        self._manager_lock = threading.Lock()
         self._pool = ProcessPoolExecutor(
             max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),
@@ -71,8 +83,22 @@ class ProcessRunner:
             ready.result()
 
     def ask(self, question: str, **options: Unpack[TurnOptions]) -> AgentReply:
-        """Answers one question in a worker process."""
-        return self._pool.submit(_ask, question, options).result()
+        """Answers one question in a worker process; its progress events are relayed to this one."""
+        progress = options.pop("progress", None)
+        if progress is None:
+            return self._pool.submit(_ask, question, options).result()
+        events = self._events_queue()
+        future = self._pool.submit(_ask, question, options, events)
+        _relay(events, progress, future)
+        return future.result()
+
+    def _events_queue(self) -> queue.Queue[TurnEvent | None]:
+        # A manager's queue can be handed to a pool worker (a plain multiprocessing.Queue cannot); the
+        # manager process starts on the first turn that reports progress.
+        with self._manager_lock:
+            if self._manager is None:
+                self._manager = multiprocessing.get_context("spawn").Manager()
+            return self._manager.Queue()  # type: ignore[return-value]
 
     def resume(
         self, thread_id: str, *, confirmed: bool, user: str, now: datetime | None = None
@@ -85,3 +111,23 @@ class ProcessRunner:
     def close(self) -> None:
         """Stops the worker processes once their turns are done."""
         self._pool.shutdown(wait=True)
+        if self._manager is not None:
+            self._manager.shutdown()
+
+
+RELAY_POLL_S = 0.5
+"""How often the relay checks that a worker which stopped sending events is still alive."""
+
+
+def _relay(events: queue.Queue[TurnEvent | None], progress: Progress, future: Any) -> None:
+    """Hands each event of a turn to `progress` until the worker says the turn is over (or it died)."""
+    while True:
+        try:
+            event = events.get(timeout=RELAY_POLL_S)
+        except queue.Empty:
+            if future.done():
+                return
+            continue
+        if event is None:
+            return
+        progress(event)

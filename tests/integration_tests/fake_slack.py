@@ -95,6 +95,18 @@ class FakeSlack:
         }
         self.messages.setdefault(channel_id, [])
 
+    def add_dm(self, channel_id: str, user_id: str) -> None:
+        """Adds the app's direct-message channel with a person (where the assistant panel's threads live)."""
+        self.channels[channel_id] = {
+            "id": channel_id,
+            "is_im": True,
+            "is_channel": False,
+            "is_private": True,
+            "user": user_id,
+            "members": [user_id, BOT_USER_ID],
+        }
+        self.messages.setdefault(channel_id, [])
+
     def next_ts(self) -> str:
         """Returns a fresh message timestamp, later than every one handed out before."""
         return f"{self.start_ts + next(self._ticks) / 1000:.6f}"
@@ -341,6 +353,68 @@ class FakeSlack:
             message["thread_ts"] = params["thread_ts"]
         self.messages[channel].append(message)
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+
+    # The assistant panel: status line, suggested prompts, title (recorded; Slack shows them in the panel).
+
+    def _assistant_thread(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params.get("channel_id", ""))
+        if channel is None or not channel.get("is_im"):
+            return {"ok": False, "error": "channel_not_found"}
+        return {"ok": True}
+
+    def _assistant_threads_setStatus(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+        return self._assistant_thread(params)
+
+    def _assistant_threads_setSuggestedPrompts(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        return self._assistant_thread(params)
+
+    def _assistant_threads_setTitle(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+        return self._assistant_thread(params)
+
+    # Streams: a message started, appended to and stopped; like Slack, outside DMs a stream needs the
+    # recipient user and team, and only a streaming message can be appended to or stopped.
+
+    def _chat_startStream(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+        channel = self._channel(params.get("channel", ""))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if not channel.get("is_im") and not (
+            params.get("recipient_user_id") and params.get("recipient_team_id")
+        ):
+            return {"ok": False, "error": "missing_recipient_user_id"}
+        message = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "text": params.get("markdown_text", ""),
+            "ts": self.next_ts(),
+            "thread_ts": params["thread_ts"],
+            "streaming": True,
+        }
+        self.messages[params["channel"]].append(message)
+        return {"ok": True, "channel": params["channel"], "ts": message["ts"]}
+
+    def _streaming_message(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        for message in self.messages.get(params.get("channel", ""), []):
+            if message["ts"] == params.get("ts") and message.get("streaming"):
+                return message
+        return None
+
+    def _chat_appendStream(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+        message = self._streaming_message(params)
+        if message is None:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        message["text"] += params.get("markdown_text", "")
+        return {"ok": True, "channel": params["channel"], "ts": message["ts"]}
+
+    def _chat_stopStream(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+        message = self._streaming_message(params)
+        if message is None:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        message["text"] += params.get("markdown_text") or ""
+        message["blocks"] = params.get("blocks")
+        message["streaming"] = False
+        return {"ok": True, "channel": params["channel"], "ts": message["ts"], "message": message}
 
     def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         for message in self.messages.get(params["channel"], []):

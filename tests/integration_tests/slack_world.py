@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from agent.db import session_scope
 from agent.incidents import service
 from agent.incidents.enums import EntrySource, Severity
-from agent.runner import AgentReply, PendingConfirmation
+from agent.runner import AgentReply, PendingConfirmation, TurnEvent
 from agent.settings import Settings
 from tests.conftest import NOW
 
@@ -44,10 +44,18 @@ class ScriptedRunner:
             self.asked.append({"question": question, **kwargs})
         if self.error is not None:
             raise self.error
-        for phrase, reply in self.replies.items():
-            if phrase.lower() in question.lower():
-                return reply
-        return AgentReply(answer=f"You asked: {question}", tool_calls=[], incidents=[])
+        reply = next(
+            (reply for phrase, reply in self.replies.items() if phrase.lower() in question.lower()),
+            AgentReply(answer=f"You asked: {question}", tool_calls=[], incidents=[]),
+        )
+        # Reports progress as the real runner does: each tool before it is called, then the answer's text.
+        progress = kwargs.get("progress")
+        if progress is not None:
+            for call in reply.tool_calls:
+                progress(TurnEvent(kind="tool", value=call["name"]))
+            if reply.pending is None:
+                progress(TurnEvent(kind="text", value=reply.answer))
+        return reply
 
     def resume(self, thread_id: str, **kwargs: Any) -> AgentReply:
         with self._lock:

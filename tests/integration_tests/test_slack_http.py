@@ -919,15 +919,26 @@ def test_the_manifest_subscribes_to_what_the_app_handles_at_its_endpoint() -> No
     ]
     assert set(settings["event_subscriptions"]["bot_events"]) == {
         "app_mention",
+        "assistant_thread_started",
+        "assistant_thread_context_changed",
         "member_joined_channel",
         "message.channels",
         "message.groups",
+        "message.im",
         "pin_added",
         "pin_removed",
     }
-    assert {"app_mentions:read", "chat:write", "commands", "reactions:write", "users:read"} <= set(
-        manifest["oauth_config"]["scopes"]["bot"]
-    )
+    assert {
+        "app_mentions:read",
+        "assistant:write",
+        "chat:write",
+        "commands",
+        "im:history",
+        "reactions:write",
+        "users:read",
+    } <= set(manifest["oauth_config"]["scopes"]["bot"])
+    assert manifest["features"]["assistant_view"]["assistant_description"]
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
     assert settings["socket_mode_enabled"] is False
     socket = CliRunner().invoke(cli, ["slack", "manifest", "--socket"])
     assert yaml.safe_load(socket.output)["settings"]["socket_mode_enabled"] is True

@@ -13,7 +13,8 @@ from slack_sdk.errors import SlackApiError
 from agent.slack.blocks import HELP_TEXT, help_blocks
 from agent.slack.history import HISTORY_LIMIT, plain_text, to_messages
 from agent.slack.runtime import SlackRuntime, runtime_of
-from agent.slack.turns import agent_thread_id, ask, post_error, post_reply
+from agent.slack.streaming import AnswerStream
+from agent.slack.turns import agent_thread_id, ask, post_error, post_reply, remember_catchups
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,14 @@ def handle_app_mention(
         return
     _react(client, "reactions_add", event["channel"], event["ts"])
     runtime.submit(
-        answer_mention, runtime, client, event, context.bot_user_id, context.bot_id, body.get("event_id")
+        answer_mention,
+        runtime,
+        client,
+        event,
+        context.bot_user_id,
+        context.bot_id,
+        body.get("event_id"),
+        body.get("team_id") or event.get("team"),
     )
 
 
@@ -50,8 +58,9 @@ def answer_mention(
     bot_user_id: str | None,
     bot_id: str | None,
     event_id: str | None = None,
+    team_id: str | None = None,
 ) -> None:
-    """Answers a mention in its thread; any failure becomes one short sentence there."""
+    """Answers a mention in its thread (a long answer streamed); any failure becomes one short sentence."""
     channel_id, ts = event["channel"], event["ts"]
     thread_ts = event.get("thread_ts") or ts
     try:
@@ -71,17 +80,35 @@ def answer_mention(
         history = load_history(
             runtime, client, event=event, thread_ts=thread_ts, bot_user_id=bot_user_id, bot_id=bot_id
         )
+        user_id = event.get("user") or ""
+        stream = AnswerStream(
+            runtime,
+            channel_id=channel_id,
+            thread_ts=thread_ts,
+            key=thread_id,
+            user_id=user_id,
+            team_id=team_id,
+        )
         reply = ask(
             runtime,
             question=question,
             channel_id=channel_id,
-            user_id=event.get("user") or "",
+            user_id=user_id,
             thread_id=thread_id,
             history=history,
+            progress=stream,
         )
         post_reply(
-            runtime, reply, channel_id=channel_id, thread_ts=thread_ts, thread_id=thread_id, event_id=event_id
+            runtime,
+            reply,
+            channel_id=channel_id,
+            thread_ts=thread_ts,
+            thread_id=thread_id,
+            event_id=event_id,
+            question=question,
+            stream=stream,
         )
+        remember_catchups(runtime, reply, user_id=user_id)
     except Exception as error:
         logger.exception("Answering mention %s in %s (event %s) failed", ts, channel_id, event_id or "-")
         post_error(

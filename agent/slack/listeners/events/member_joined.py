@@ -8,7 +8,8 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from agent.slack.blocks import catchup_blocks
+from agent.catchups import service as catchups
+from agent.slack.catchup import personal_catchup
 from agent.slack.runtime import runtime_of
 
 logger = logging.getLogger(__name__)
@@ -24,8 +25,9 @@ def handle_member_joined(
 ) -> None:
     """Sends the joiner, and only them, the incident's catch-up when the channel has one to give.
 
-    Nothing is sent for the app joining, for channels without an incident, for private incidents, or for
-    timelines under ten messages (see `agent.slack.catchup`).
+    Someone rejoining after a catch-up gets what changed since. Nothing is sent for the app joining, for
+    channels without an incident, for private incidents, or for a first catch-up on a timeline under ten
+    messages (see `agent.slack.catchup`).
     """
     runtime = runtime_of(context)
     user_id, channel_id = event["user"], event["channel"]
@@ -34,13 +36,16 @@ def handle_member_joined(
     incident_id = runtime.directory.incident_id(channel_id)
     if incident_id is None or not runtime.deduper.claim(body.get("event_id")):
         return
-    summary = runtime.catchup.get(incident_id)
-    if summary is None:
+    now = runtime.now()
+    message = personal_catchup(
+        engine=runtime.engine, cache=runtime.catchup, user_id=user_id, incident_id=incident_id, now=now
+    )
+    if message is None:
         return
-    client.chat_postEphemeral(
-        channel=channel_id,
-        user=user_id,
-        text=f"Catch-up on incident-{incident_id}",
-        blocks=catchup_blocks(summary),
+    client.chat_postEphemeral(channel=channel_id, user=user_id, **message)
+    runtime.writer.run(
+        lambda session: catchups.mark_seen(
+            db_session=session, user_id=user_id, incident_id=incident_id, now=now
+        )
     )
     logger.info("Sent the incident-%s catch-up to %s", incident_id, user_id)
