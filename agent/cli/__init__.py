@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import conversation, evals, postmortems, slack, store
+from agent.cli import conversation, evals, model_server, postmortems, slack, store
 
 app = typer.Typer(
     name="incident-copilot",
@@ -13,7 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (store, conversation, slack, postmortems, evals):
+for module in (store, conversation, slack, postmortems, evals, model_server):
     module.register(app)
 
 
