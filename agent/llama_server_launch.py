@@ -3,26 +3,34 @@
 Run by the model server's own interpreter as a script (it imports llama_cpp only, never the agent):
 `python agent/llama_server_launch.py --model ... --chat_format chatml-function-calling-results ...`.
 
-llama-cpp-python 0.3.36's `chatml-function-calling` handler has two gaps an agent falls into, both found
-against the real server:
+llama-cpp-python 0.3.36's server and its `chatml-function-calling` handler have gaps an agent falls
+into, all found against the real server:
 
-* its prompt template renders system, user and assistant messages only, so a tool's result (a message of
+* the prompt template renders system, user and assistant messages only, so a tool's result (a message of
   role `tool`) is silently dropped and the model answers without ever seeing it;
 * a request without `tool_choice` is rendered with no tools at all; LangChain (like most clients) sends
-  no `tool_choice`, which OpenAI reads as "auto".
+  no `tool_choice`, which OpenAI reads as "auto";
+* with "auto", a text answer is generated under the grammar meant for the next function call, which
+  allows only `functions.<name>:` or the end: every text answer comes back empty;
+* the server knows `max_tokens` only and ignores `max_completion_tokens`, the name current OpenAI
+  clients send, so a reply has no length limit.
 
 The handler registered here passes each tool result to the model as a user turn that says it is a tool's
-result, and reads a missing `tool_choice` as "auto" when tools are given; everything else is the stock
-handler.
+result, reads a missing `tool_choice` as "auto" when tools are given, stops a reply where the model
+starts writing the next chatml turn itself, and writes a text answer without
+tools (as `tool_choice="none"` does) when "auto" chose to answer in text; a small ASGI wrapper renames
+`max_completion_tokens` to `max_tokens`. Everything else is the stock server.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import llama_cpp.server.__main__ as server_main
 from llama_cpp import llama_chat_format
-from llama_cpp.server.__main__ import main
 
 FORMAT = "chatml-function-calling-results"
 
@@ -51,9 +59,70 @@ def chatml_function_calling_results(
     """The stock `chatml-function-calling` handler, seeing tool results and offering tools by default."""
     if tools and tool_choice is None:
         tool_choice = "auto"
-    return llama_chat_format.chatml_function_calling(
-        llama, [prompt_message(m) for m in messages], tools=tools, tool_choice=tool_choice, **kwargs
+    # The chatml markers are plain text to a model not trained on them: it writes the next turn itself.
+    stop = kwargs.pop("stop", None) or []
+    kwargs["stop"] = [*([stop] if isinstance(stop, str) else stop), "<|im_start|>"]
+    shown = [prompt_message(m) for m in messages]
+    reply = llama_chat_format.chatml_function_calling(
+        llama, shown, tools=tools, tool_choice=tool_choice, **kwargs
     )
+    if tool_choice == "auto" and not kwargs.get("stream") and _is_empty_text(reply):
+        # "auto" picked a text answer, then generated it under a grammar that only allows a call or the end.
+        reply = llama_chat_format.chatml_function_calling(
+            llama, shown, tools=tools, tool_choice="none", **kwargs
+        )
+    return reply
+
+
+def _is_empty_text(reply: Any) -> bool:
+    message = reply["choices"][0]["message"]
+    return not message.get("tool_calls") and not (message.get("content") or "").strip()
+
+
+App = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Any], Awaitable[None]]
+
+
+def rename_max_completion_tokens(app: App) -> App:
+    """Returns `app` reading a JSON request's `max_completion_tokens` as the `max_tokens` it knows."""
+
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") != "http" or scope.get("method") != "POST":
+            await app(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and "max_completion_tokens" in data:
+            data.setdefault("max_tokens", data.pop("max_completion_tokens"))
+            body = json.dumps(data).encode()
+            headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-length"]
+            scope = dict(scope, headers=[*headers, (b"content-length", str(len(body)).encode())])
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await app(scope, replay, send)
+
+    return wrapped
+
+
+def main() -> None:
+    """Runs the stock server's command line with the wrapper around its app."""
+    create_app = server_main.create_app
+    server_main.create_app = lambda **settings: rename_max_completion_tokens(create_app(**settings))
+    server_main.main()
 
 
 if __name__ == "__main__":

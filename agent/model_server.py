@@ -160,6 +160,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Returns whether nothing listens on `port` now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def server_command(
     python: Path | str, model: Path, *, port: int, context_tokens: int = CONTEXT_TOKENS, threads: int = 0
 ) -> list[str]:
@@ -231,6 +241,11 @@ def start(
         ModelServerError: when it exits or does not answer; the log's last lines are in the message.
     """
     chosen = port or free_port()
+    if port and not port_is_free(port):
+        # Checked first: a server already there would answer the readiness check for ours.
+        raise ModelServerError(
+            f"port {port} on 127.0.0.1 is already in use; pass another or 0 for a free one"
+        )
     command = [
         *server_command(
             paths.python, paths.model, port=chosen, context_tokens=context_tokens, threads=threads

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from agent.cli.common import console, err_console
+from agent.cli.common import err_console
 
 
 def model_server(
@@ -54,10 +55,13 @@ def model_server(
     except server.ModelServerError as error:
         err_console.print(f"[red]{error}[/red]", highlight=False)
         raise typer.Exit(1) from error
-    console.print(f"Serving {server.MODEL_ALIAS} at {base_url} (log: {paths.log}). In another shell:\n")
-    console.print("\n".join(server.environment_lines(base_url)), highlight=False)
-    console.print('incident-copilot ask "How many incidents are currently ongoing?"\n', highlight=False)
-    console.print("Ctrl-C stops the server.")
+    # Plain lines, never wrapped: they are meant to be pasted into a shell.
+    typer.echo(f"Serving {server.MODEL_ALIAS} at {base_url} (log: {paths.log}). In another shell:\n")
+    typer.echo("\n".join(server.environment_lines(base_url)))
+    typer.echo('incident-copilot ask "How many incidents are currently ongoing?"\n')
+    typer.echo("Ctrl-C stops the server.")
+    # `kill PID` stops the server too, as Ctrl-C does, rather than leaving it running without us.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         process.wait()
     except KeyboardInterrupt:

@@ -42,12 +42,18 @@ def test_the_server_listens_on_loopback_with_tool_calls_and_a_long_context(tmp_p
     }
 
 
-def test_free_port_can_be_bound() -> None:
+def test_a_port_in_use_is_refused_before_anything_starts(tmp_path: Path) -> None:
     import socket
 
     port = server.free_port()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", port))
+    assert server.port_is_free(port)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        assert not server.port_is_free(port)
+        with pytest.raises(server.ModelServerError, match=f"port {port} .* already in use"):
+            server.start(server.ServerPaths(root=tmp_path), port=port)
+    assert not (tmp_path / "server.log").exists(), "nothing was started"
 
 
 def test_a_server_that_exits_before_answering_is_reported() -> None:
