@@ -13,13 +13,15 @@ into, all found against the real server:
 * with "auto", a text answer is generated under the grammar meant for the next function call, which
   allows only `functions.<name>:` or the end: every text answer comes back empty;
 * the server knows `max_tokens` only and ignores `max_completion_tokens`, the name current OpenAI
-  clients send, so a reply has no length limit.
+  clients send, so a reply has no length limit;
+* it answers 500 to an assistant message whose `content` is null, which is how OpenAI clients send a
+  message that only calls tools: every second model call of a turn failed.
 
 The handler registered here passes each tool result to the model as a user turn that says it is a tool's
 result, reads a missing `tool_choice` as "auto" when tools are given, stops a reply where the model
 starts writing the next chatml turn itself, and writes a text answer without
 tools (as `tool_choice="none"` does) when "auto" chose to answer in text; a small ASGI wrapper renames
-`max_completion_tokens` to `max_tokens`. Everything else is the stock server.
+`max_completion_tokens` to `max_tokens` and sends a tool-calling message's null content as "". Everything else is the stock server.
 """
 
 from __future__ import annotations
@@ -28,9 +30,6 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
-
-import llama_cpp.server.__main__ as server_main
-from llama_cpp import llama_chat_format
 
 FORMAT = "chatml-function-calling-results"
 
@@ -48,7 +47,6 @@ def prompt_message(message: dict[str, Any]) -> dict[str, Any]:
     return {"role": "user", "content": f"Function result (JSON):\n{_text(message.get('content'))}"}
 
 
-@llama_chat_format.register_chat_completion_handler(FORMAT)
 def chatml_function_calling_results(
     llama: Any,
     messages: list[dict[str, Any]],
@@ -57,6 +55,8 @@ def chatml_function_calling_results(
     **kwargs: Any,
 ) -> Any:
     """The stock `chatml-function-calling` handler, seeing tool results and offering tools by default."""
+    from llama_cpp import llama_chat_format  # noqa: PLC0415 - only in the server's own environment
+
     if tools and tool_choice is None:
         tool_choice = "auto"
     # The chatml markers are plain text to a model not trained on them: it writes the next turn itself.
@@ -82,8 +82,27 @@ def _is_empty_text(reply: Any) -> bool:
 App = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Any], Awaitable[None]]
 
 
+def _as_the_server_reads_it(request: dict[str, Any]) -> bool:
+    """Rewrites a chat request into the shape the server validates; returns whether anything changed."""
+    changed = False
+    if "max_completion_tokens" in request:
+        request.setdefault("max_tokens", request.pop("max_completion_tokens"))
+        changed = True
+    for message in request.get("messages") or []:
+        # OpenAI sends `"content": null` beside tool calls; the server's schema wants a string (500).
+        if (
+            isinstance(message, dict)
+            and message.get("role") == "assistant"
+            and message.get("content") is None
+        ):
+            message["content"] = ""
+            changed = True
+    return changed
+
+
 def rename_max_completion_tokens(app: App) -> App:
-    """Returns `app` reading a JSON request's `max_completion_tokens` as the `max_tokens` it knows."""
+    """Returns `app` reading JSON requests as the server can: `max_completion_tokens` as the `max_tokens`
+    it knows, and an assistant message's null content as empty."""
 
     async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope.get("type") != "http" or scope.get("method") != "POST":
@@ -99,8 +118,7 @@ def rename_max_completion_tokens(app: App) -> App:
             data = json.loads(body)
         except ValueError:
             data = None
-        if isinstance(data, dict) and "max_completion_tokens" in data:
-            data.setdefault("max_tokens", data.pop("max_completion_tokens"))
+        if isinstance(data, dict) and _as_the_server_reads_it(data):
             body = json.dumps(data).encode()
             headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-length"]
             scope = dict(scope, headers=[*headers, (b"content-length", str(len(body)).encode())])
@@ -119,7 +137,12 @@ def rename_max_completion_tokens(app: App) -> App:
 
 
 def main() -> None:
-    """Runs the stock server's command line with the wrapper around its app."""
+    """Runs the stock server's command line with the handler registered and the wrapper around its app."""
+    # Imported here: the project's tests import this module without llama-cpp-python installed.
+    import llama_cpp.server.__main__ as server_main  # noqa: PLC0415
+    from llama_cpp import llama_chat_format  # noqa: PLC0415
+
+    llama_chat_format.register_chat_completion_handler(FORMAT)(chatml_function_calling_results)
     create_app = server_main.create_app
     server_main.create_app = lambda **settings: rename_max_completion_tokens(create_app(**settings))
     server_main.main()

@@ -79,3 +79,46 @@ def test_a_failed_install_ends_the_command_with_a_message(
     result = CliRunner().invoke(app, ["model-server", "--dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "pip failed" in result.output
+
+
+def test_tool_results_reach_the_prompt_as_turns_the_stock_template_renders() -> None:
+    from agent.llama_server_launch import prompt_message
+
+    user = {"role": "user", "content": "how many?"}
+    assert prompt_message(user) is user
+    shown = prompt_message({"role": "tool", "tool_call_id": "call_1", "content": '{"total": 5}'})
+    assert shown == {"role": "user", "content": 'Function result (JSON):\n{"total": 5}'}
+
+
+def test_requests_reach_the_server_in_the_shape_it_validates() -> None:
+    import asyncio
+    import json
+
+    from agent.llama_server_launch import rename_max_completion_tokens
+
+    seen: dict[str, object] = {}
+
+    async def app(scope: dict, receive: object, send: object) -> None:
+        message = await receive()  # type: ignore[operator]
+        seen["body"] = json.loads(message["body"])
+        seen["length"] = dict(scope["headers"])[b"content-length"]
+
+    calls = [{"id": "c1", "type": "function", "function": {"name": "get_incident", "arguments": "{}"}}]
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None, "tool_calls": calls},
+    ]
+    body = json.dumps({"model": "m", "max_completion_tokens": 7, "messages": messages}).encode()
+    chunks = [
+        {"type": "http.request", "body": body[:10], "more_body": True},
+        {"type": "http.request", "body": body[10:], "more_body": False},
+    ]
+
+    async def receive() -> dict:
+        return chunks.pop(0)
+
+    scope = {"type": "http", "method": "POST", "headers": [(b"content-length", str(len(body)).encode())]}
+    asyncio.run(rename_max_completion_tokens(app)(scope, receive, None))
+    messages[1]["content"] = ""
+    assert seen["body"] == {"model": "m", "max_tokens": 7, "messages": messages}
+    assert seen["length"] == str(len(json.dumps(seen["body"]))).encode()
