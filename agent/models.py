@@ -9,6 +9,7 @@ entities. `checked_reply` turns each of those into something the graph can act o
 from __future__ import annotations
 
 import html
+import json
 import re
 import sys
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolCall
 from langchain_core.runnables import Runnable
 
 from agent.settings import get_settings
@@ -143,6 +144,7 @@ def checked_reply(
 ) -> AIMessage:
     """Returns the reply the graph acts on: calls of unknown tools removed, unreadable calls explained.
 
+    - a call repeated with the same arguments in one reply runs once;
     - a call of a tool that does not exist is dropped; when no call is left, the answer is `unknown_tool`
       (placeholder: names), so the turn ends with a clear sentence instead of a tool error loop;
     - calls whose arguments could not be parsed (`invalid_tool_calls`) with no readable call beside them
@@ -152,7 +154,14 @@ def checked_reply(
     content = reply.content
     if isinstance(content, str):
         content = decode_entities(content)
-    known = [call for call in reply.tool_calls if call["name"] in tool_names]
+    known: list[ToolCall] = []
+    asked: set[str] = set()
+    for call in reply.tool_calls:
+        # A small model repeats one call in a reply; each copy's result would fill the context again.
+        key = f"{call['name']}:{json.dumps(call['args'], sort_keys=True, default=str)}"
+        if call["name"] in tool_names and key not in asked:
+            asked.add(key)
+            known.append(call)
     unknown = [call["name"] for call in reply.tool_calls if call["name"] not in tool_names]
     updates: dict[str, Any] = {"content": content, "tool_calls": known}
     if not known and unknown:

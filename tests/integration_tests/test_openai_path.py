@@ -268,3 +268,17 @@ def test_a_models_write_call_still_waits_for_a_person(
     assert done.answer == "incident-1 is now SEV-1."
     with store.connect() as connection:
         assert connection.scalar(select(Incident.severity).where(Incident.id == 1)) == "SEV-1"
+
+
+def test_a_call_repeated_in_one_reply_runs_once(
+    store: Engine, now: datetime, serve: Callable[..., ScriptedServer]
+) -> None:
+    server = serve(
+        [
+            _message(calls=[("query_incidents", "{}"), ("query_incidents", "{}"), ("query_incidents", "{}")]),
+            _message("Five incidents."),
+        ]
+    )
+    reply = _runner(store, now, "repeated").ask("How many incidents?", thread_id="t", user="dana")
+    assert [result["name"] for result in reply.tool_results] == ["query_incidents"]
+    assert _tool_calls_in(server.requests[1]) == ["query_incidents"]
