@@ -14,12 +14,15 @@ into, all found against the real server:
   allows only `functions.<name>:` or the end: every text answer comes back empty;
 * the server knows `max_tokens` only and ignores `max_completion_tokens`, the name current OpenAI
   clients send, so a reply has no length limit;
+* a call's arguments are generated with no token limit: a small model that never closes its JSON writes
+  until the context is full, minutes per call on two cores;
 * it answers 500 to an assistant message whose `content` is null, which is how OpenAI clients send a
   message that only calls tools: every second model call of a turn failed.
 
 The handler registered here passes each tool result to the model as a user turn that says it is a tool's
 result, reads a missing `tool_choice` as "auto" when tools are given, stops a reply where the model
-starts writing the next chatml turn itself, and writes a text answer without
+starts writing the next chatml turn itself, bounds every generation the stock handler leaves unbounded
+(`UNBOUNDED_CALL_TOKENS`), and writes a text answer without
 tools (as `tool_choice="none"` does) when "auto" chose to answer in text; a small ASGI wrapper renames
 `max_completion_tokens` to `max_tokens` and sends a tool-calling message's null content as "". Everything else is the stock server.
 """
@@ -63,6 +66,7 @@ def chatml_function_calling_results(
     stop = kwargs.pop("stop", None) or []
     kwargs["stop"] = [*([stop] if isinstance(stop, str) else stop), "<|im_start|>"]
     shown = [prompt_message(m) for m in messages]
+    llama = BoundedLlama(llama)
     reply = llama_chat_format.chatml_function_calling(
         llama, shown, tools=tools, tool_choice=tool_choice, **kwargs
     )
@@ -72,6 +76,29 @@ def chatml_function_calling_results(
             llama, shown, tools=tools, tool_choice="none", **kwargs
         )
     return reply
+
+
+UNBOUNDED_CALL_TOKENS = 256
+"""Tokens for a generation the stock handler leaves unbounded (a call's arguments, the choice between a
+call and a message). The agent's tools take a few short fields; a model that writes more than this is
+not going to close the JSON, and without a bound it writes until the context is full (minutes here)."""
+
+
+class BoundedLlama:
+    """The model, with every completion the stock handler asks for without `max_tokens` bounded."""
+
+    def __init__(self, llama: Any) -> None:
+        """Wraps `llama`; everything but `create_completion` is the model's own."""
+        self._llama = llama
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._llama, name)
+
+    def create_completion(self, *args: Any, **kwargs: Any) -> Any:
+        """The model's completion, with `max_tokens=None` read as `UNBOUNDED_CALL_TOKENS`."""
+        if kwargs.get("max_tokens") is None:
+            kwargs["max_tokens"] = UNBOUNDED_CALL_TOKENS
+        return self._llama.create_completion(*args, **kwargs)
 
 
 def _is_empty_text(reply: Any) -> bool:

@@ -122,3 +122,22 @@ def test_requests_reach_the_server_in_the_shape_it_validates() -> None:
     messages[1]["content"] = ""
     assert seen["body"] == {"model": "m", "max_tokens": 7, "messages": messages}
     assert seen["length"] == str(len(json.dumps(seen["body"]))).encode()
+
+
+def test_generations_the_stock_handler_leaves_unbounded_are_bounded() -> None:
+    from agent.llama_server_launch import UNBOUNDED_CALL_TOKENS, BoundedLlama
+
+    class Model:
+        verbose = False
+
+        def __init__(self) -> None:
+            self.asked: list[int | None] = []
+
+        def create_completion(self, **kwargs: object) -> None:
+            self.asked.append(kwargs["max_tokens"])  # type: ignore[arg-type]
+
+    model = Model()
+    bounded = BoundedLlama(model)
+    bounded.create_completion(prompt="p", max_tokens=None)
+    bounded.create_completion(prompt="p", max_tokens=900)
+    assert model.asked == [UNBOUNDED_CALL_TOKENS, 900] and bounded.verbose is False
