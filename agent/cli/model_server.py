@@ -33,7 +33,7 @@ def model_server(
 ) -> None:
     """Install llama-cpp-python's server and Gemma 3 270M in their own environment, then serve them.
 
-    The first run builds llama-cpp-python from source (about 8 minutes on 2 cores); later runs start in
+    The first run builds llama-cpp-python from source (5 to 8 minutes on 2 cores); later runs start in
     seconds. The server listens on 127.0.0.1 only and runs until Ctrl-C.
     """
     from agent import model_server as server  # noqa: PLC0415 - only this command needs it
