@@ -147,8 +147,8 @@ def checked_reply(
     - a call repeated with the same arguments in one reply runs once;
     - a call of a tool that does not exist is dropped; when no call is left, the answer is `unknown_tool`
       (placeholder: names), so the turn ends with a clear sentence instead of a tool error loop;
-    - calls whose arguments could not be parsed (`invalid_tool_calls`) with no readable call beside them
-      become the answer `invalid_call` (placeholder: names): nothing was looked up or changed;
+    - calls whose arguments could not be parsed (`invalid_tool_calls`) are dropped; with no readable call
+      beside them the answer is `invalid_call` (placeholder: names): nothing was looked up or changed;
     - HTML entities in the text are decoded.
     """
     content = reply.content
@@ -164,11 +164,14 @@ def checked_reply(
             known.append(call)
     unknown = [call["name"] for call in reply.tool_calls if call["name"] not in tool_names]
     updates: dict[str, Any] = {"content": content, "tool_calls": known}
+    if reply.invalid_tool_calls:
+        # Never run, so never answered: sent back in the history, the next request would be refused.
+        updates["invalid_tool_calls"] = []
     if not known and unknown:
         updates["content"] = unknown_tool.format(names=", ".join(sorted(set(unknown))))
     elif not known and reply.invalid_tool_calls:
         names = sorted({call.get("name") or "unnamed" for call in reply.invalid_tool_calls})
-        updates |= {"content": invalid_call.format(names=", ".join(names)), "invalid_tool_calls": []}
+        updates["content"] = invalid_call.format(names=", ".join(names))
     if updates == {"content": reply.content, "tool_calls": reply.tool_calls}:
         return reply
     if len(known) < len(reply.tool_calls) or "invalid_tool_calls" in updates:

@@ -282,3 +282,22 @@ def test_a_call_repeated_in_one_reply_runs_once(
     reply = _runner(store, now, "repeated").ask("How many incidents?", thread_id="t", user="dana")
     assert [result["name"] for result in reply.tool_results] == ["query_incidents"]
     assert _tool_calls_in(server.requests[1]) == ["query_incidents"]
+
+
+def test_an_unreadable_call_beside_a_readable_one_is_left_out_of_the_history(
+    store: Engine, now: datetime, serve: Callable[..., ScriptedServer]
+) -> None:
+    server = serve(
+        [
+            _message(
+                calls=[("get_incident", '{"incident": "incident-3"}'), ("get_incident", '{"incident": ')]
+            ),
+            _message("incident-3 was a payments provider outage."),
+        ]
+    )
+    reply = _runner(store, now, "half-readable").ask(
+        "What happened in incident-3?", thread_id="t", user="dana"
+    )
+    assert [result["name"] for result in reply.tool_results] == ["get_incident"]
+    # Only the call that ran goes back to the server: a call without a result is refused by OpenAI.
+    assert _tool_calls_in(server.requests[1]) == ["get_incident"]
