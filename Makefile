@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 2024
 
-.PHONY: install demo test lint eval studio slack bench clean
+.PHONY: install demo test lint eval studio slack bench model-server clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ studio: install
 
 slack: install
 	$(BIN)/incident-copilot slack serve
+
+# A real model with no key: llama-cpp-python's server and Gemma 3 270M in their own environment (the first
+# run builds llama-cpp-python from source, ~8 minutes); neither `demo` nor `test` needs it.
+model-server: install
+	$(BIN)/incident-copilot model-server $(MODEL_SERVER_ARGS)
 
 bench: install
 	for bench in evals/benchmarks/bench_*.py; do $(BIN)/python -m evals.benchmarks.$$(basename $$bench .py) || exit 1; done

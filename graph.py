@@ -26,15 +26,32 @@ from langgraph.runtime import Runtime
 
 from agent.context import Context
 from agent.incidents import service
-from agent.models import ModelUnavailable, invoke_model, load_chat_model, with_model_retries
+from agent.models import (
+    ModelUnavailable,
+    checked_reply,
+    invoke_model,
+    is_empty,
+    load_chat_model,
+    with_model_retries,
+)
 from agent.normalize import channel_incident_number, find_incident_refs
 from agent.serialize import iso
 from agent.state import InputState, State
-from prompts.agent import LAST_STEP_ANSWER, MODEL_UNAVAILABLE, NOT_CONFIRMED, SYSTEM_PROMPT
+from prompts.agent import (
+    EMPTY_ANSWER,
+    INVALID_TOOL_CALL,
+    LAST_STEP_ANSWER,
+    MODEL_UNAVAILABLE,
+    NOT_CONFIRMED,
+    SYSTEM_PROMPT,
+    UNKNOWN_TOOL,
+)
 from tools import TOOLS
 from tools._common import store_session, tool_error_content
 
 logger = logging.getLogger(__name__)
+
+TOOL_NAMES = frozenset(tool.name for tool in TOOLS)
 
 
 # --- prepare -----------------------------------------------------------------------------------------
@@ -138,6 +155,13 @@ def system_prompt(state: State, context: Context) -> str:
     )
 
 
+def _with_retries(model: Any, context: Context) -> Any:
+    """Returns `model` retrying timeouts, rate limits and server errors as the context says."""
+    return with_model_retries(
+        model, attempts=context.model_attempts, wait_seconds=context.model_retry_wait_seconds
+    )
+
+
 def call_model(state: State, runtime: Runtime[Context]) -> dict[str, list[AIMessage]]:
     """Ask the model for the next step: tool calls, or the answer."""
     context = runtime.context or Context()
@@ -145,18 +169,33 @@ def call_model(state: State, runtime: Runtime[Context]) -> dict[str, list[AIMess
         model = context.chat_model or load_chat_model(context.model)
     except ModelUnavailable as error:
         return {"messages": [AIMessage(content=MODEL_UNAVAILABLE.format(reason=error))]}
-    bound = with_model_retries(
-        model.bind_tools(TOOLS),
-        attempts=context.model_attempts,
-        wait_seconds=context.model_retry_wait_seconds,
-    )
+    messages = [SystemMessage(content=system_prompt(state, context)), *state.messages]
     reply, error = invoke_model(
-        bound,
-        [SystemMessage(content=system_prompt(state, context)), *state.messages],
-        failure_message=MODEL_UNAVAILABLE,
+        _with_retries(model.bind_tools(TOOLS), context), messages, failure_message=MODEL_UNAVAILABLE
     )
+    if error is None and is_empty(reply):
+        # Small models sometimes answer a tool result with nothing at all: ask once more, for text only.
+        logger.warning("the model returned an empty reply; asking again for a text answer")
+        reply, error = invoke_model(
+            _with_retries(model.bind_tools(TOOLS, tool_choice="none"), context),
+            messages,
+            failure_message=MODEL_UNAVAILABLE,
+        )
+        if error is None and is_empty(reply):
+            reply = AIMessage(id=reply.id, content=EMPTY_ANSWER)
     if error is not None:
         logger.warning("model call failed after retries: %r", error)
+    else:
+        checked = checked_reply(
+            reply, tool_names=TOOL_NAMES, invalid_call=INVALID_TOOL_CALL, unknown_tool=UNKNOWN_TOOL
+        )
+        if checked is not reply:
+            logger.warning(
+                "model reply repaired: tool calls %s, unreadable calls %s",
+                [call["name"] for call in reply.tool_calls],
+                [call.get("name") for call in reply.invalid_tool_calls],
+            )
+        reply = checked
     # Running the tools and then the model again takes two more steps; without them, stop and say so.
     if reply.tool_calls and state.remaining_steps <= 2:
         return {"messages": [AIMessage(id=reply.id, content=LAST_STEP_ANSWER)]}

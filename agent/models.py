@@ -1,20 +1,28 @@
-"""Chat model selection (`offline`, `openai:<model>`, `auto`) and retries of failing model calls."""
+"""Chat model selection (`offline`, `openai:<model>`, `auto`), retries of failing model calls, and the
+checks a real model's reply passes before the graph acts on it.
+
+A weak model (a small local one behind an OpenAI-compatible server) fails in ways a scripted fake never
+does: tool calls whose arguments are not JSON, tools that do not exist, empty replies, text with HTML
+entities. `checked_reply` turns each of those into something the graph can act on, never a crash.
+"""
 
 from __future__ import annotations
 
+import html
+import json
+import re
 import sys
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolCall
 from langchain_core.runnables import Runnable
 
 from agent.settings import get_settings
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
-OPENAI_TIMEOUT_SECONDS = 60.0
 RETRYABLE_STATUS_CODES = frozenset({408, 409, 429})
 
 
@@ -61,7 +69,9 @@ def _build_chat_model(resolved: str) -> BaseChatModel:
         # Passed explicitly: a key kept in .env is in the settings but not in the process environment.
         api_key=settings.openai_api_key,
         base_url=settings.openai_base_url or None,
-        timeout=OPENAI_TIMEOUT_SECONDS,
+        timeout=settings.model_timeout_seconds,
+        # A weak model can write until its context is full; this bounds the time and tokens of a reply.
+        max_tokens=settings.model_max_output_tokens,
         # Retries happen in `with_model_retries`, the same way for every model.
         max_retries=0,
     )
@@ -118,3 +128,60 @@ def invoke_model(
     if not isinstance(reply, AIMessage):
         reply = AIMessage(content=str(reply.content))
     return reply, None
+
+
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]+);")
+
+
+def decode_entities(text: str) -> str:
+    """Returns `text` with HTML entities (`&#39;`, `&amp;`) decoded: some servers and small models emit
+    them in plain-text answers, which Slack and the terminal would otherwise show literally."""
+    return html.unescape(text) if _ENTITY.search(text) else text
+
+
+def checked_reply(
+    reply: AIMessage, *, tool_names: frozenset[str], invalid_call: str, unknown_tool: str
+) -> AIMessage:
+    """Returns the reply the graph acts on: calls of unknown tools removed, unreadable calls explained.
+
+    - a call repeated with the same arguments in one reply runs once;
+    - a call of a tool that does not exist is dropped; when no call is left, the answer is `unknown_tool`
+      (placeholder: names), so the turn ends with a clear sentence instead of a tool error loop;
+    - calls whose arguments could not be parsed (`invalid_tool_calls`) are dropped; with no readable call
+      beside them the answer is `invalid_call` (placeholder: names): nothing was looked up or changed;
+    - HTML entities in the text are decoded.
+    """
+    content = reply.content
+    if isinstance(content, str):
+        content = decode_entities(content)
+    known: list[ToolCall] = []
+    asked: set[str] = set()
+    for call in reply.tool_calls:
+        # A small model repeats one call in a reply; each copy's result would fill the context again.
+        key = f"{call['name']}:{json.dumps(call['args'], sort_keys=True, default=str)}"
+        if call["name"] in tool_names and key not in asked:
+            asked.add(key)
+            known.append(call)
+    unknown = [call["name"] for call in reply.tool_calls if call["name"] not in tool_names]
+    updates: dict[str, Any] = {"content": content, "tool_calls": known}
+    if reply.invalid_tool_calls:
+        # Never run, so never answered: sent back in the history, the next request would be refused.
+        updates["invalid_tool_calls"] = []
+    if not known and unknown:
+        updates["content"] = unknown_tool.format(names=", ".join(sorted(set(unknown))))
+    elif not known and reply.invalid_tool_calls:
+        names = sorted({call.get("name") or "unnamed" for call in reply.invalid_tool_calls})
+        updates["content"] = invalid_call.format(names=", ".join(names))
+    if updates == {"content": reply.content, "tool_calls": reply.tool_calls}:
+        return reply
+    if len(known) < len(reply.tool_calls) or "invalid_tool_calls" in updates:
+        # langchain-openai sends the raw calls kept here when `tool_calls` is empty; a call left in the
+        # history without a result makes the next request fail.
+        extra = {k: v for k, v in reply.additional_kwargs.items() if k != "tool_calls"}
+        updates["additional_kwargs"] = extra
+    return reply.model_copy(update=updates)
+
+
+def is_empty(reply: AIMessage) -> bool:
+    """Returns whether a reply says nothing and asks for nothing (small models do this after a tool result)."""
+    return not reply.tool_calls and not reply.invalid_tool_calls and not reply.text.strip()

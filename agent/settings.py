@@ -34,6 +34,23 @@ class Settings(BaseSettings):
     )
     openai_api_key: str | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    model_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias="INCIDENT_COPILOT_MODEL_TIMEOUT",
+        description="Seconds one model request may take before it counts as failed (and is retried).",
+    )
+    model_max_output_tokens: int = Field(
+        default=1024,
+        gt=0,
+        validation_alias="INCIDENT_COPILOT_MODEL_MAX_OUTPUT_TOKENS",
+        description="Most tokens a model may write in one reply: a weak model that rambles stops there.",
+    )
+    model_server_dir: Path = Field(
+        default=Path.home() / ".cache" / "incident-copilot" / "model-server",
+        validation_alias="INCIDENT_COPILOT_MODEL_SERVER_DIR",
+        description="`model-server`: its own virtual environment and the assembled GGUF model.",
+    )
     incident_channel_prefix: str = Field(default="incident-", validation_alias="INCIDENT_CHANNEL_PREFIX")
     timeline_sync: str = Field(
         default="all",

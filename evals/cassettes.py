@@ -13,8 +13,9 @@ transport and is never sent; `ReplayMiss` is what the runner raises when that ha
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +43,14 @@ DROPPED_RESPONSE_HEADERS = frozenset(
 """Response headers left out of recordings: they identify an account or a session."""
 
 MATCH_ON = ("method", "path", "body")
+
+MANIFEST = "RECORDING.json"
+"""Beside a model's cassettes: what was recorded, with what server, when, and what each case answered."""
+
+RERECORD_HINT = (
+    "the request differs from the recording (a prompt, a tool's schema or a model setting changed): "
+    "re-record it with --record against the same server (evals/cassettes/README.md says how)"
+)
 
 Mode = Literal["record", "replay"]
 
@@ -109,3 +118,23 @@ def find_secrets(paths: Iterable[Path]) -> list[str]:
             if match.group("value").strip().lower() not in _ALLOWED_HEADER_VALUES:
                 found.append(f"{path}: credential header with value {match.group('value')[:6]}…")
     return found
+
+
+def update_manifest(
+    folder: Path, *, label: str, recorded_at: str, cases: Mapping[str, Mapping[str, object]]
+) -> Path:
+    """Returns the manifest of a model's cassettes, with `cases` added or replaced (others kept).
+
+    Written by `eval run --record`, never by hand: the replay test compares what a replay answers with
+    what the recording answered, case by case.
+    """
+    path = folder / MANIFEST
+    data: dict[str, object] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    recorded = dict(data.get("cases") or {})  # type: ignore[call-overload]
+    recorded.update(
+        {case_id: dict(result) | {"recorded_at": recorded_at} for case_id, result in cases.items()}
+    )
+    data = {"label": label or data.get("label", ""), "cases": dict(sorted(recorded.items()))}
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

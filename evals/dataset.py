@@ -14,6 +14,7 @@ never silently drift from the data it describes.
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -316,6 +317,18 @@ def select_cases(cases: Sequence[Case], *, ids: Iterable[str] = (), tags: Iterab
     if not wanted_ids and not wanted_tags:
         return list(cases)
     return [case for case in cases if case.id in wanted_ids or wanted_tags.intersection(case.tags)]
+
+
+def sample_cases(cases: Sequence[Case], *, size: int, seed: int) -> list[Case]:
+    """Returns `size` of `cases` chosen at random by `seed`, in their dataset order (all when fewer).
+
+    The choice depends only on the case ids and the seed, so a published sample can be run again: a slow
+    model scored on a sample says so with its size and seed.
+    """
+    if size >= len(cases):
+        return list(cases)
+    chosen = set(random.Random(seed).sample(sorted(case.id for case in cases), size))
+    return [case for case in cases if case.id in chosen]
 
 
 # --- the oracle -----------------------------------------------------------------------------------------

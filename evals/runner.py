@@ -33,6 +33,7 @@ from typing import Any, Literal
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.messages.utils import count_tokens_approximately
+from langchain_core.outputs import LLMResult
 from langchain_core.tracers.context import register_configure_hook
 from sqlalchemy import Engine, func, select
 
@@ -46,7 +47,15 @@ from agent.incidents.models import (
     incident_services,
 )
 from agent.settings import get_settings
-from evals.cassettes import CASSETTE_DIR, ReplayMiss, cassette_path, make_vcr, model_slug
+from evals.cassettes import (
+    CASSETTE_DIR,
+    RERECORD_HINT,
+    ReplayMiss,
+    cassette_path,
+    make_vcr,
+    model_slug,
+    update_manifest,
+)
 from evals.dataset import EVAL_NOW, EVAL_SEED, Case, ExpectedState
 from evals.scoring import (
     CaseResult,
@@ -278,6 +287,8 @@ class ModelMeter(BaseCallbackHandler):
         """Starts at zero."""
         self.calls = 0
         self.input_tokens = 0
+        self.served_input_tokens = 0
+        self.output_tokens = 0
 
     def on_chat_model_start(
         self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kwargs: Any
@@ -287,6 +298,14 @@ class ModelMeter(BaseCallbackHandler):
         for batch in messages:
             self.calls += 1
             self.input_tokens += count_tokens_approximately(batch, tools=tools)
+
+    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        """Adds the tokens the model server says it read and wrote (real servers report `usage`)."""
+        for generations in response.generations:
+            for generation in generations:
+                usage = getattr(getattr(generation, "message", None), "usage_metadata", None) or {}
+                self.served_input_tokens += usage.get("input_tokens", 0)
+                self.output_tokens += usage.get("output_tokens", 0)
 
 
 _active_meter: ContextVar[ModelMeter | None] = ContextVar("incident_copilot_eval_meter", default=None)
@@ -317,6 +336,8 @@ class RunOptions:
     mode: Mode = "live"
     cassette_dir: Path = CASSETTE_DIR
     threshold: float = DEFAULT_THRESHOLD
+    label: str = ""
+    """With --record: what the recordings were made with (model, server, version), kept in the manifest."""
 
 
 @dataclass
@@ -331,6 +352,8 @@ class SuiteRun:
     results: list[CaseResult]
     organisation: str = "demo"
     split: str = "dev"
+    selection: str = "all selected cases"
+    """Which cases ran: all of them, or a seeded random sample (`eval run --sample N --seed S`)."""
     summary: Summary = field(init=False)
 
     def __post_init__(self) -> None:
@@ -347,6 +370,11 @@ class SuiteRun:
             and summary.false_zeros == 0
         )
 
+    @property
+    def seconds_per_case(self) -> float:
+        """Returns the agent's mean time per case (store copies and checks not counted)."""
+        return sum(r.latency_s for r in self.results) / len(self.results) if self.results else 0.0
+
     def slowest(self, count: int = 5) -> list[CaseResult]:
         """Returns the cases that took the agent longest."""
         return sorted(self.results, key=lambda result: result.latency_s, reverse=True)[:count]
@@ -362,6 +390,7 @@ class SuiteRun:
             "threshold": self.threshold,
             "organisation": self.organisation,
             "split": self.split,
+            "selection": self.selection,
             "passed": self.passed,
             "summary": {
                 "cases": summary.overall.cases,
@@ -376,6 +405,9 @@ class SuiteRun:
                 "latency_p95_s": round(summary.latency_p95_s, 3),
                 "model_calls": summary.model_calls,
                 "input_tokens": summary.input_tokens,
+                "served_input_tokens": summary.served_input_tokens,
+                "output_tokens": summary.output_tokens,
+                "seconds_per_case": round(self.seconds_per_case, 2),
                 "per_tag": {
                     tag: {
                         "cases": t.cases,
@@ -398,6 +430,8 @@ class SuiteRun:
                     "latency_s": round(r.latency_s, 3),
                     "model_calls": r.model_calls,
                     "input_tokens": r.input_tokens,
+                    "served_input_tokens": r.served_input_tokens,
+                    "output_tokens": r.output_tokens,
                     # A held-out question read while fixing is spent: the report keeps no text of it.
                     "turns": []
                     if self.split == "heldout"
@@ -453,6 +487,8 @@ def _run_turns(case: Case, runner: Any) -> tuple[list[TurnRecord], list[str], di
                 model_calls=meter.calls,
                 input_tokens=meter.input_tokens,
                 decided_by=reply.decided_by,
+                served_input_tokens=meter.served_input_tokens,
+                output_tokens=meter.output_tokens,
             )
         )
         label = f"turn {index + 1}: " if len(case.turns) > 1 else ""
@@ -517,7 +553,7 @@ def run_case(case: Case, *, case_dir: Path, baseline: Baseline, options: RunOpti
                 if cassette.play_count < requests:
                     raise ReplayMiss(
                         f"case {case.id}: {requests - cassette.play_count} of {requests} model requests were not "
-                        f"in {cassette_path(options.cassette_dir, options.model, case.id)}; re-record it with --record"
+                        f"in {cassette_path(options.cassette_dir, options.model, case.id)}: {RERECORD_HINT}"
                     )
     except ReplayMiss:
         raise
@@ -597,6 +633,15 @@ def _model_environment(options: RunOptions) -> Iterator[None]:
         get_settings.cache_clear()
 
 
+def _recorded(result: CaseResult, organisation: str) -> dict[str, Any]:
+    """Returns what the manifest keeps of a recorded case: what it answered and how it scored."""
+    return {
+        "organisation": organisation,
+        "passed": result.passed,
+        "turns": [{"answer": turn.answer, "tool_calls": turn.tool_calls} for turn in result.turns],
+    }
+
+
 def run_suite(
     cases: Sequence[Case],
     *,
@@ -606,6 +651,7 @@ def run_suite(
     progress: Callable[[CaseResult], None] | None = None,
     organisation: str = "demo",
     split: str = "dev",
+    selection: str = "all selected cases",
 ) -> SuiteRun:
     """Returns the run of `cases`, each on its own copy of the demo store in `demo_dir`.
 
@@ -629,6 +675,13 @@ def run_suite(
             results.append(result)
             if progress is not None:
                 progress(result)
+    if options.mode == "record":
+        update_manifest(
+            cassette_path(options.cassette_dir, options.model, "x").parent,
+            label=options.label,
+            recorded_at=started_at,
+            cases={result.id: _recorded(result, organisation) for result in results if result.error is None},
+        )
     return SuiteRun(
         model=options.model,
         mode=options.mode,
@@ -638,6 +691,7 @@ def run_suite(
         results=results,
         organisation=organisation,
         split=split,
+        selection=selection,
     )
 
 
@@ -655,7 +709,7 @@ def markdown_report(run: SuiteRun) -> str:
     lines = [
         f"# Evaluation run: {run.model} ({run.mode}), {run.split} cases over the {run.organisation} organisation",
         "",
-        f"Started {run.started_at}; {overall.cases} cases in {run.duration_s:.1f} s; threshold {_pct(run.threshold)}; "
+        f"Started {run.started_at}; {run.selection}; {overall.cases} cases in {run.duration_s:.1f} s; threshold {_pct(run.threshold)}; "
         f"**{'PASSED' if run.passed else 'FAILED'}**.",
         "",
         "| score | passed | tools | args | facts | state | unwanted writes | false zeros | p50 | p95 | model calls | input tokens |",
@@ -666,6 +720,15 @@ def markdown_report(run: SuiteRun) -> str:
         )
         + f" | {summary.unwanted_writes} | {summary.false_zeros} | {summary.latency_p50_s:.2f} s | {summary.latency_p95_s:.2f} s"
         f" | {summary.model_calls} | {summary.input_tokens} |",
+        "",
+        f"Per case: {run.seconds_per_case:.2f} s, {summary.model_calls / max(overall.cases, 1):.1f} model calls, "
+        f"{summary.input_tokens / max(overall.cases, 1):.0f} input tokens (≈ chars/4)"
+        + (
+            f"; as the server counted: {summary.served_input_tokens / max(overall.cases, 1):.0f} input and "
+            f"{summary.output_tokens / max(overall.cases, 1):.0f} output tokens."
+            if summary.served_input_tokens
+            else "."
+        ),
         "",
         "## Per tag",
         "",

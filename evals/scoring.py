@@ -380,6 +380,10 @@ class TurnRecord:
     input_tokens: int
     decided_by: str | None = None
     """What decided the offline model's intent (`rule:<name>`, `similarity`)."""
+    served_input_tokens: int = 0
+    """Prompt tokens as the model server counted them (0 when it reports no usage, as offline)."""
+    output_tokens: int = 0
+    """Completion tokens as the model server counted them."""
 
 
 @dataclass
@@ -415,6 +419,16 @@ class CaseResult:
     def input_tokens(self) -> int:
         """Returns the estimated input tokens over all turns."""
         return sum(turn.input_tokens for turn in self.turns)
+
+    @property
+    def served_input_tokens(self) -> int:
+        """Returns the prompt tokens the model server reported over all turns."""
+        return sum(turn.served_input_tokens for turn in self.turns)
+
+    @property
+    def output_tokens(self) -> int:
+        """Returns the completion tokens the model server reported over all turns."""
+        return sum(turn.output_tokens for turn in self.turns)
 
 
 @dataclass
@@ -453,6 +467,10 @@ class Summary:
     decided_by: dict[str, int] = field(default_factory=dict)
     """Turns per way the intent was decided: `similarity`, or `rule` (named rules in `rules`)."""
     rules: dict[str, int] = field(default_factory=dict)
+    served_input_tokens: int = 0
+    """Prompt tokens the model server reported (real tokenizer counts; 0 offline)."""
+    output_tokens: int = 0
+    """Completion tokens the model server reported."""
 
 
 def summarize(results: Sequence[CaseResult]) -> Summary:
@@ -474,6 +492,8 @@ def summarize(results: Sequence[CaseResult]) -> Summary:
         latency_p95_s=latencies[p95_index],
         model_calls=sum(result.model_calls for result in results),
         input_tokens=sum(result.input_tokens for result in results),
+        served_input_tokens=sum(result.served_input_tokens for result in results),
+        output_tokens=sum(result.output_tokens for result in results),
         decided_by=dict(
             Counter(t.decided_by.split(":")[0] for r in results for t in r.turns if t.decided_by)
         ),

@@ -26,3 +26,18 @@ MODEL_UNAVAILABLE = "The model is unavailable right now ({reason}); your questio
 
 NOT_CONFIRMED = "Not applied: the conversation moved on before the change was confirmed."
 """Reason given for a write whose confirmation was abandoned by a new question."""
+
+INVALID_TOOL_CALL = (
+    "Sorry, the model asked for {names} in a form I could not read, so nothing was looked up or changed; "
+    "please ask again, perhaps more simply."
+)
+"""Answer when the model's only tool calls had arguments that are not valid JSON; placeholder: names."""
+
+UNKNOWN_TOOL = (
+    "Sorry, the model asked for a tool that does not exist ({names}), so nothing was looked up or changed; "
+    "please ask again, perhaps more simply."
+)
+"""Answer when the model called only tools that do not exist; placeholder: names."""
+
+EMPTY_ANSWER = "Sorry, the model returned an empty answer twice; please ask again, perhaps more simply."
+"""Answer when the model said nothing, even when asked again for a text answer."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import conversation, evals, feedback, postmortems, slack, store
+from agent.cli import conversation, evals, feedback, model_server, postmortems, slack, store
 
 app = typer.Typer(
     name="incident-copilot",
@@ -13,7 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (store, conversation, slack, postmortems, evals, feedback):
+for module in (store, conversation, slack, postmortems, evals, feedback, model_server):
     module.register(app)
 
 

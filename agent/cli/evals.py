@@ -63,10 +63,20 @@ def _store_dir(organisation: str, demo_dir: Path | None, rebuild: bool) -> Path:
 
 
 def _load(
-    dataset: Path | None, split: str, organisation: str | None, cases: list[str], tags: list[str]
+    dataset: Path | None,
+    split: str,
+    organisation: str | None,
+    cases: list[str],
+    tags: list[str],
 ) -> dict[str, list[Case]]:
     """Returns the selected cases by organisation."""
-    from evals.dataset import DatasetError, load_cases, load_split, organisation_of, select_cases  # noqa: PLC0415
+    from evals.dataset import (  # noqa: PLC0415
+        DatasetError,
+        load_cases,
+        load_split,
+        organisation_of,
+        select_cases,
+    )
 
     try:
         groups = (
@@ -108,7 +118,7 @@ def render_run(run: SuiteRun) -> None:
     overall = summary.overall
     totals = Table(
         title=f"Evaluation: {run.model} ({run.mode}), {run.split} cases over the {run.organisation} "
-        f"organisation, {overall.cases} cases in {run.duration_s:.1f} s"
+        f"organisation, {overall.cases} cases in {run.duration_s:.1f} s ({run.selection})"
     )
     totals.add_column("measure")
     totals.add_column("value", justify="right")
@@ -124,6 +134,8 @@ def render_run(run: SuiteRun) -> None:
         ("latency p50 / p95", f"{summary.latency_p50_s:.2f} s / {summary.latency_p95_s:.2f} s"),
         ("model calls", str(summary.model_calls)),
         ("input tokens (≈ chars/4)", str(summary.input_tokens)),
+        ("input / output tokens (server)", f"{summary.served_input_tokens} / {summary.output_tokens}"),
+        ("seconds per case", f"{run.seconds_per_case:.2f} s"),
     ]
     for measure, value in rows:
         totals.add_row(measure, value)
@@ -194,6 +206,22 @@ def run(
             "--upload", help="Push the dataset and this run to LangSmith (needs LANGSMITH_API_KEY)."
         ),
     ] = False,
+    label: Annotated[
+        str,
+        typer.Option(
+            "--label", help="With --record: what the model and server are (kept beside the cassettes)."
+        ),
+    ] = "",
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            "--sample",
+            min=1,
+            help="Run only this many of the selected cases per organisation, chosen at random by --seed "
+            "(for slow models; say it is a sample when you publish the score).",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Which random sample --sample takes.")] = 13,
     dataset: DatasetOption = None,
     split: SplitOption = "dev",
     org: OrgOption = None,
@@ -203,10 +231,16 @@ def run(
     """Run the evaluation suite; exits 1 below the threshold, on any unwanted write or false zero."""
     if record and replay:
         raise typer.BadParameter("--record and --replay exclude each other.", param_hint="--record/--replay")
+    if record and split == "heldout" and dataset is None:
+        # A cassette holds the question text; a held-out question outside its files is spent.
+        raise typer.BadParameter(
+            "held-out cases are never recorded: a cassette would copy their questions.", param_hint="--record"
+        )
     if upload and not os.environ.get("LANGSMITH_API_KEY"):
         err_console.print("[red]--upload needs LANGSMITH_API_KEY; nothing was run or sent.[/red]")
         raise typer.Exit(2)
     from evals.cassettes import CASSETTE_DIR, ReplayMiss  # noqa: PLC0415 - the agent loads slowly
+    from evals.dataset import sample_cases  # noqa: PLC0415
     from evals.runner import EvalError, RunOptions, run_suite, validate_options, write_reports  # noqa: PLC0415
 
     groups = _load(dataset, split, org, case or [], tag or [])
@@ -215,6 +249,7 @@ def run(
         mode="record" if record else "replay" if replay else "live",
         cassette_dir=cassette_dir or CASSETTE_DIR,
         threshold=threshold,
+        label=label,
     )
     try:
         validate_options(options)
@@ -223,7 +258,13 @@ def run(
         raise typer.Exit(2) from error
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     passed = True
-    for organisation, selected in groups.items():
+    for organisation, everything in groups.items():
+        selected = everything if sample is None else sample_cases(everything, size=sample, seed=seed)
+        selection = (
+            f"a random sample of {len(selected)} of {len(everything)} cases (--sample {sample} --seed {seed})"
+            if len(selected) < len(everything)
+            else f"all {len(selected)} selected cases"
+        )
         store = _store_dir(organisation, demo_dir, rebuild_demo)
         try:
             suite = run_suite(
@@ -234,6 +275,7 @@ def run(
                 progress=None if split == "heldout" else _show_progress,
                 organisation=organisation,
                 split=split if dataset is None else "dev",
+                selection=selection,
             )
         except (EvalError, ReplayMiss) as error:
             err_console.print(f"[red]{escape(str(error))}[/red]")

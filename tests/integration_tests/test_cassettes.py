@@ -206,6 +206,7 @@ def test_no_committed_cassette_holds_a_key_or_token() -> None:
         (["--upload"], {}, "needs LANGSMITH_API_KEY"),
         (["--model", MODEL], {}, "use --replay"),
         (["--tag", "no-such-tag"], {}, "no tag 'no-such-tag'"),
+        (["--model", MODEL, "--record", "--split", "heldout"], {}, "held-out cases are never recorded"),
     ],
 )
 def test_eval_run_refuses_before_touching_anything(

@@ -219,3 +219,17 @@ def test_every_literal_expectation_agrees_with_sql_over_the_public_store(
         problems = [problem for case in cases for problem in check_case(connection, case)]
     engine.dispose()
     assert cases and problems == []
+
+
+def test_a_sample_is_fixed_by_its_seed_and_keeps_dataset_order() -> None:
+    from evals.dataset import load_split, sample_cases
+
+    cases = load_split("dev", "demo")["demo"]
+    first = sample_cases(cases, size=12, seed=13)
+    assert len(first) == 12
+    # Which cases depends on the ids and the seed only, not on the order they were loaded in.
+    assert {c.id for c in sample_cases(list(reversed(cases)), size=12, seed=13)} == {c.id for c in first}
+    assert [c.id for c in first] == [c.id for c in cases if c in first]
+    assert [c.id for c in first] == [c.id for c in sample_cases(cases, size=12, seed=13)]
+    assert [c.id for c in first] != [c.id for c in sample_cases(cases, size=12, seed=14)]
+    assert sample_cases(cases[:3], size=12, seed=13) == cases[:3]
