@@ -246,7 +246,10 @@ class AgentRunner:
             turn_input, config, context=context, stream_mode=["messages", "updates"]
         ):
             if mode == "messages":
-                message = chunk[0]
+                message, metadata = chunk
+                if (metadata or {}).get("langgraph_node") != "call_model":
+                    # A model called inside a tool (the drafting model of a summary) is not the answer.
+                    continue
                 # Text of answers only: a message that calls tools says nothing to the person yet.
                 is_answer = isinstance(message, AIMessageChunk | AIMessage) and not (
                     message.tool_calls or getattr(message, "tool_call_chunks", None)

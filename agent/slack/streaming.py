@@ -99,6 +99,10 @@ class AnswerStream:
         """Takes one progress event of the turn; never raises."""
         try:
             if event.kind == "tool":
+                with self._lock:
+                    if self.ts is None:
+                        # Text a model wrote before calling a tool was not the answer.
+                        self._pending = ""
                 self.tools.append(event.value)
                 self.status(TOOL_STATUS.get(event.value, STATUS_THINKING))
             elif event.kind == "text":
@@ -150,8 +154,11 @@ class AnswerStream:
                     blocks=blocks,
                 )
             except Exception as error:
-                logger.warning("Stopping the stream of %s failed (%s); posting it whole", self.key, error)
-                return False
+                # Every piece was appended already: the person has the whole answer, only the buttons
+                # under it are lost. Posting it again would show it twice.
+                logger.warning(
+                    "Stopping the stream of %s failed (%s); its answer stays as streamed", self.key, error
+                )
             return True
 
     def _streamable(self, reply: AgentReply) -> bool:

@@ -126,6 +126,16 @@ def record_answer(runtime: SlackRuntime, reply: AgentReply, *, question: str) ->
             runtime.writer.run(
                 lambda session: feedback.purge(db_session=session, now=now, retention_days=retention)
             )
+    except Exception:
+        logger.exception("Purging expired feedback failed; the answer keeps its buttons")
+    numbers = {number for public_id in reply.incidents for number in find_incident_refs(public_id)}
+    try:
+        if numbers and runtime.writer.run(
+            lambda session: any(i.private for i in service.get_many(db_session=session, incident_ids=numbers))
+        ):
+            # What was said about a private incident stays in its channel: never in the feedback report
+            # or the cases exported from it.
+            return None
         return runtime.writer.run(
             lambda session: feedback.record_answer(db_session=session, answer_in=answer_in, now=now).id
         )
@@ -146,11 +156,15 @@ def remember_catchups(runtime: SlackRuntime, reply: AgentReply, *, user_id: str)
     numbers = {number for public_id in summarised for number in find_incident_refs(public_id)}
     now = runtime.now()
     for number in numbers:
-        runtime.writer.run(
-            lambda session, number=number: catchups.mark_seen(
-                db_session=session, user_id=user_id, incident_id=number, now=now
+        try:
+            runtime.writer.run(
+                lambda session, number=number: catchups.mark_seen(
+                    db_session=session, user_id=user_id, incident_id=number, now=now
+                )
             )
-        )
+        except Exception:
+            # The answer is out already; a lost mark only makes the next catch-up longer.
+            logger.exception("Remembering the catch-up of incident-%s failed", number)
 
 
 def answer_footer(reply: AgentReply, answer_id: int | None) -> list[Block]:

@@ -202,6 +202,7 @@ def test_a_long_answer_streams_in_sections_and_ends_with_its_feedback_buttons(
     fake.wait_for("chat.postMessage", in_thread(DM, thread_ts))
     panel.send.event(panel_message(fake, thread_ts, "list the checkout incidents"))
     (stop,) = fake.wait_for("chat.stopStream")
+    panel.idle()  # a second copy posted after the stream would arrive only now
 
     stream_calls = [c for c in fake.calls if c.method.startswith("chat.") and "Stream" in c.method]
     methods = [c.method for c in stream_calls]
@@ -255,6 +256,21 @@ def test_a_stream_failing_midway_is_closed_and_the_answer_posted_whole(
     panel.idle()
     assert reply["text"] == LONG_ANSWER
     assert len(fake.calls_to("chat.startStream")) == 1 and len(fake.calls_to("chat.stopStream")) == 1
+
+
+def test_a_stream_whose_stop_fails_is_not_posted_a_second_time(
+    panel: Running, fake: FakeSlack, runner: ScriptedRunner
+) -> None:
+    runner.replies["list"] = AgentReply(answer=LONG_ANSWER, tool_calls=[], incidents=[])
+    fake.failures["chat.stopStream"] = "internal_error"
+    mention = mention_event(INC1, PRIYA, "list the checkout incidents", ts=fake.next_ts())
+    panel.send.event(mention)
+    fake.wait_for("chat.stopStream")
+    panel.idle()
+    streamed = "".join(c.params.get("markdown_text") or "" for c in fake.calls if "Stream" in c.method)
+    # Every section was appended: the person has the answer once, only its buttons are missing.
+    assert streamed == LONG_ANSWER
+    assert fake.calls_to("chat.postMessage") == []
 
 
 def test_a_short_answer_is_one_message_with_its_cards_and_feedback(

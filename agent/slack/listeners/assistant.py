@@ -23,10 +23,9 @@ from slack_bolt.context.set_status import SetStatus
 from slack_bolt.context.set_suggested_prompts import SetSuggestedPrompts
 from slack_bolt.context.set_title import SetTitle
 from slack_sdk import WebClient
-from sqlalchemy import select
 
 from agent.db import session_scope
-from agent.incidents.models import Incident
+from agent.incidents import service
 from agent.slack.history import plain_text
 from agent.slack.listeners.events.app_mentioned import load_history
 from agent.slack.runtime import SlackRuntime, runtime_of
@@ -54,7 +53,8 @@ def viewed_incident(runtime: SlackRuntime, channel_id: str | None) -> tuple[str,
     if number is None:
         return None
     with session_scope(runtime.engine) as session:
-        title = session.scalar(select(Incident.title).where(Incident.id == number))
+        found = service.get_many(db_session=session, incident_ids=[number])
+        title = found[0].title if found else None
     return (f"incident-{number}", title) if title is not None else None
 
 
@@ -67,6 +67,8 @@ def handle_thread_started(
 ) -> None:
     """Greets briefly and suggests prompts fitted to the channel the person has open."""
     runtime = runtime_of(context)
+    if not runtime.deduper.claim(body.get("event_id")):
+        return  # Slack delivered the same opening again: one greeting is enough.
     thread = payload["assistant_thread"]
     channel_id, thread_ts = thread["channel_id"], thread["thread_ts"]
     viewed = dict(thread.get("context") or {})
