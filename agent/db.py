@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -128,3 +130,12 @@ def dispose_engines() -> None:
         for engine in _ENGINES.values():
             engine.dispose()
         _ENGINES.clear()
+
+
+def upsert(
+    db_session: Session, model: type[Any], *, values: dict[str, Any], keys: list[str], update: dict[str, Any]
+) -> None:
+    """Inserts a row or updates the one with the same `keys`, in one statement (PostgreSQL or SQLite), so
+    two replicas writing the same row at once leave one."""
+    insert = pg_insert if db_session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db_session.execute(insert(model).values(**values).on_conflict_do_update(index_elements=keys, set_=update))

@@ -6,25 +6,22 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from agent.assistant.models import AssistantThread
+from agent.db import upsert
 
 
 def save(
     *, db_session: Session, channel_id: str, thread_ts: str, context: dict[str, Any], now: datetime
 ) -> None:
     """Records the context of a panel thread, replacing the one before (one upsert)."""
-    insert = pg_insert if db_session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(AssistantThread).values(
-        channel_id=channel_id, thread_ts=thread_ts, context=context, updated_at=now
-    )
-    db_session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["channel_id", "thread_ts"], set_={"context": context, "updated_at": now}
-        )
+    upsert(
+        db_session,
+        AssistantThread,
+        values={"channel_id": channel_id, "thread_ts": thread_ts, "context": context, "updated_at": now},
+        keys=["channel_id", "thread_ts"],
+        update={"context": context, "updated_at": now},
     )
     db_session.commit()
 

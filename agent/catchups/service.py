@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from agent.catchups.models import CatchupMark, ChangeRead, EntryRead, SinceLastTime
+from agent.db import upsert
 from agent.incidents.enums import TimelineKind
 from agent.incidents.models import AuditRecord, TimelineEntry
 
@@ -30,10 +29,12 @@ def last_seen(*, db_session: Session, user_id: str, incident_id: int) -> datetim
 
 def mark_seen(*, db_session: Session, user_id: str, incident_id: int, now: datetime) -> None:
     """Records that the person got a catch-up now (one upsert, safe when two replicas race)."""
-    insert = pg_insert if db_session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(CatchupMark).values(user_id=user_id, incident_id=incident_id, seen_at=now)
-    db_session.execute(
-        statement.on_conflict_do_update(index_elements=["user_id", "incident_id"], set_={"seen_at": now})
+    upsert(
+        db_session,
+        CatchupMark,
+        values={"user_id": user_id, "incident_id": incident_id, "seen_at": now},
+        keys=["user_id", "incident_id"],
+        update={"seen_at": now},
     )
     db_session.commit()
 

@@ -6,10 +6,9 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from agent.db import upsert
 from agent.feedback.models import Acceptance, Answer, AnswerCreate, DownvotedAnswer, FeedbackReport, Vote
 
 DEFAULT_RETENTION_DAYS = 90
@@ -36,12 +35,12 @@ def vote(*, db_session: Session, answer_id: int, voter: str, helpful: bool, now:
     if db_session.get(Answer, answer_id) is None:
         return False
     values = {"answer_id": answer_id, "voter": voter, "helpful": helpful, "voted_at": now}
-    insert = pg_insert if db_session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(Vote).values(**values)
-    db_session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["answer_id", "voter"], set_={"helpful": helpful, "voted_at": now}
-        )
+    upsert(
+        db_session,
+        Vote,
+        values=values,
+        keys=["answer_id", "voter"],
+        update={"helpful": helpful, "voted_at": now},
     )
     db_session.commit()
     return True
