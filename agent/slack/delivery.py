@@ -49,7 +49,7 @@ LEASE = timedelta(minutes=2)
 SENDABLE = frozenset({"chat_postMessage", "chat_update", "files_upload_v2"})
 """The Web API calls a kept reply may be; nothing read from the store calls anything else."""
 
-LIVE_ONLY = frozenset({"chat_startStream", "chat_appendStream", "chat_stopStream"})
+LIVE_ONLY = frozenset({"chat_startStream", "chat_appendStream", "chat_stopStream", "chat_delete"})
 """Calls that only make sense now: a stream cannot be resumed later, so a failure is raised, never kept
 (the caller falls back to one `chat.postMessage`, which is kept)."""
 

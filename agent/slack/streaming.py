@@ -218,7 +218,8 @@ class AnswerStream:
             return False
 
     def _abandon(self) -> None:
-        # A stream that cannot carry the whole answer is closed as it is; the answer follows whole.
+        # A stream that cannot carry the whole answer is closed and removed; the answer follows whole, so
+        # the reader never sees a part of it beside the whole.
         if self.ts is None:
             return
         try:
@@ -227,3 +228,9 @@ class AnswerStream:
             )
         except Exception as error:
             logger.info("Closing the abandoned stream of %s failed: %s", self.key, error)
+        try:
+            self.runtime.delivery.send(
+                "chat_delete", key=f"{self.key}:delete", channel=self.channel_id, ts=self.ts
+            )
+        except Exception as error:
+            logger.info("Removing the abandoned stream of %s failed: %s", self.key, error)

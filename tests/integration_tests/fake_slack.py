@@ -423,6 +423,14 @@ class FakeSlack:
                 return {"ok": True, "channel": params["channel"], "ts": params["ts"]}
         return {"ok": False, "error": "message_not_found"}
 
+    def _chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        kept = self.messages.get(params["channel"], [])
+        remaining = [message for message in kept if message["ts"] != params["ts"]]
+        if len(remaining) == len(kept):
+            return {"ok": False, "error": "message_not_found"}
+        self.messages[params["channel"]] = remaining
+        return {"ok": True, "channel": params["channel"], "ts": params["ts"]}
+
     def _chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
         channel = self._channel(params["channel"])
         if channel is None or params.get("user") not in channel["members"]:

@@ -245,7 +245,7 @@ def test_when_slack_refuses_the_stream_the_answer_goes_out_as_one_message(
     assert fake.calls_to("chat.appendStream") == [] and fake.calls_to("chat.stopStream") == []
 
 
-def test_a_stream_failing_midway_is_closed_and_the_answer_posted_whole(
+def test_a_stream_failing_midway_is_removed_and_the_answer_posted_whole(
     panel: Running, fake: FakeSlack, runner: ScriptedRunner
 ) -> None:
     runner.replies["list"] = AgentReply(answer=LONG_ANSWER, tool_calls=[], incidents=[])
@@ -256,6 +256,8 @@ def test_a_stream_failing_midway_is_closed_and_the_answer_posted_whole(
     panel.idle()
     assert reply["text"] == LONG_ANSWER
     assert len(fake.calls_to("chat.startStream")) == 1 and len(fake.calls_to("chat.stopStream")) == 1
+    # The part that streamed is removed: the thread holds the answer once, whole.
+    assert [m["text"] for m in fake.messages[INC1] if m.get("thread_ts") == mention["ts"]] == [LONG_ANSWER]
 
 
 def test_a_stream_whose_stop_fails_is_not_posted_a_second_time(
