@@ -38,6 +38,7 @@ from tests.integration_tests.slack_world import (
     CHLOE,
     GENERAL,
     INC1,
+    INC2,
     MARCUS,
     PRIYA,
     SEVERITY_CHANGE,
@@ -311,6 +312,22 @@ def feedback_press(
     payload["actions"][0]["type"] = "feedback_buttons"
     assert running.send.action(payload).status_code == 200
     return urlsplit(url).path
+
+
+def test_an_answer_about_a_private_incident_is_not_kept_for_feedback(
+    panel: Running, fake: FakeSlack, runner: ScriptedRunner, store: Engine
+) -> None:
+    runner.replies["leak"] = AgentReply(
+        answer="incident-2 (SEV-1, active) Leaked key.", tool_calls=[], incidents=["incident-2"]
+    )
+    mention = mention_event(INC2, PRIYA, "what happened with the leak?", ts=fake.next_ts())
+    panel.send.event(mention)
+    (reply,) = fake.wait_for("chat.postMessage", in_thread(INC2, mention["ts"]))
+    panel.idle()
+    # No buttons and nothing stored: what is said in a private incident stays in its channel.
+    assert "context_actions" not in [b["type"] for b in reply.get("blocks") or []]
+    with session_scope(store) as session:
+        assert session.scalars(select(Answer)).all() == []
 
 
 def test_a_feedback_press_is_stored_changed_on_a_second_press_and_counted(
