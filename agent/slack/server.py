@@ -10,6 +10,7 @@ on a worker thread for interactivity and commands (there dispatch waits for the 
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import sys
 import threading
@@ -89,9 +90,21 @@ shorter interval lets the thread answering Slack get in between them sooner, whi
 """
 
 
+def _exit_on_sigterm() -> None:
+    """Makes SIGTERM (how a container or a supervisor stops a replica) end the process by `SystemExit`.
+
+    By default SIGTERM kills the process on the spot, so the caller's `finally` never runs and the agent's
+    worker processes are left behind. uvicorn handles SIGTERM itself while it serves and raises it again
+    once it has shut down, so with this handler in place that ends in `SystemExit` too.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+
+
 def serve_http(app: App, *, host: str = "0.0.0.0", port: int = 3000) -> None:  # noqa: S104 - Slack must reach it
-    """Serves the app over HTTP until interrupted."""
+    """Serves the app over HTTP until interrupted or terminated."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    _exit_on_sigterm()
     uvicorn.run(asgi_app(app), host=host, port=port, log_level="info", access_log=False)
 
 
@@ -107,8 +120,9 @@ def socket_mode_handler(app: App, *, app_token: str) -> SocketModeHandler:
 
 
 def serve_socket_mode(app: App, *, app_token: str) -> None:
-    """Connects to Slack over Socket Mode (no public URL needed) until interrupted."""
+    """Connects to Slack over Socket Mode (no public URL needed) until interrupted or terminated."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    _exit_on_sigterm()
     socket_mode_handler(app, app_token=app_token).start()
 
 

@@ -7,6 +7,7 @@ come from the shared database and index.
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,24 @@ def test_two_replicas_share_claims_confirmations_and_load(
         ]
         assert len(changes) == 1
     assert not list(tmp_path.glob("*/data/*checkpoints*"))
+
+    # Stopped as a supervisor stops it (SIGTERM), a replica takes its agent worker processes with it.
+    workers = b.children()
+    assert workers, "the replica runs its agent turns in worker processes"
+    b.stop()
+    # Its resource tracker notices the replica is gone a moment later: poll, bounded by a deadline.
+    deadline = time.monotonic() + 10
+    while [pid for pid in workers if _running(pid)] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in workers if _running(pid)] == []
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _press(sender: SlackSender, fake: FakeSlack, message: dict[str, Any]) -> str:

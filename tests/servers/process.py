@@ -62,6 +62,20 @@ class ServerProcess:
         """Returns what the process logged so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def children(self) -> list[int]:
+        """Returns the ids of the processes this one started (Linux: read from /proc)."""
+        if self._process is None:
+            return []
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the process ended while we looked
+            if int(fields[1]) == self._process.pid:
+                found.append(int(stat.parent.name))
+        return found
+
     def stop(self) -> None:
         """Stops the process (SIGTERM, then SIGKILL if it does not exit)."""
         if self._process is not None:

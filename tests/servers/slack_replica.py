@@ -56,6 +56,10 @@ class SlackReplica:
                 raise AssertionError(f"replica {self.name} never logged {text!r}:\n{self.log()[-3000:]}")
             time.sleep(0.05)  # polling a condition, bounded by the deadline
 
+    def children(self) -> list[int]:
+        """Returns the ids of the processes the replica started (its agent workers)."""
+        return self._process.children()
+
     def stop(self) -> None:
-        """Stops the replica."""
+        """Stops the replica (SIGTERM, as a supervisor does)."""
         self._process.stop()
