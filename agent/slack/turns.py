@@ -7,6 +7,7 @@ same shapes and report errors the same way: one short sentence in Slack, the det
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -207,6 +208,57 @@ def answer_message(
             *answer_footer(reply, answer_id),
         ],
     }
+
+
+def answer_in_thread(
+    runtime: SlackRuntime,
+    *,
+    question: str,
+    history: list[BaseMessage],
+    channel_id: str,
+    thread_ts: str,
+    thread_id: str,
+    user_id: str,
+    team_id: str | None,
+    event_id: str | None,
+    about_channel_id: str | None = None,
+    set_status: Callable[[str], None] | None = None,
+) -> None:
+    """Answers a question in its thread, as mentions and the assistant panel do: the long answer streamed,
+    the reply posted (or its confirmation), and the catch-ups it gave remembered.
+
+    `about_channel_id` is the channel whose incident "this incident" means, when not the thread's own (the
+    channel open beside the panel).
+    """
+    stream = AnswerStream(
+        runtime,
+        channel_id=channel_id,
+        thread_ts=thread_ts,
+        key=thread_id,
+        user_id=user_id,
+        team_id=team_id,
+        set_status=set_status,
+    )
+    reply = ask(
+        runtime,
+        question=question,
+        channel_id=about_channel_id or channel_id,
+        user_id=user_id,
+        thread_id=thread_id,
+        history=history,
+        progress=stream,
+    )
+    post_reply(
+        runtime,
+        reply,
+        channel_id=channel_id,
+        thread_ts=thread_ts,
+        thread_id=thread_id,
+        event_id=event_id,
+        question=question,
+        stream=stream,
+    )
+    remember_catchups(runtime, reply, user_id=user_id)
 
 
 def post_reply(

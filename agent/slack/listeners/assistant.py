@@ -29,8 +29,7 @@ from agent.incidents import service
 from agent.slack.history import plain_text
 from agent.slack.listeners.events.app_mentioned import load_history
 from agent.slack.runtime import SlackRuntime, runtime_of
-from agent.slack.streaming import AnswerStream
-from agent.slack.turns import agent_thread_id, ask, post_error, post_reply, remember_catchups
+from agent.slack.turns import agent_thread_id, answer_in_thread, post_error
 from prompts import slack as text
 
 logger = logging.getLogger(__name__)
@@ -153,37 +152,20 @@ def answer_in_panel(
         if not any(message.type == "human" for message in history):
             _title(set_title, question)
         viewed = get_thread_context()
-        user_id = event.get("user") or ""
-        stream = AnswerStream(
+        answer_in_thread(
             runtime,
+            question=question,
+            history=history,
             channel_id=channel_id,
             thread_ts=thread_ts,
-            key=thread_id,
-            user_id=user_id,
+            thread_id=thread_id,
+            user_id=event.get("user") or "",
             team_id=event.get("team"),
+            event_id=event_id,
+            # "This incident" is the incident of the channel open beside the panel, if Slack said which.
+            about_channel_id=(viewed or {}).get("channel_id"),
             set_status=set_status,
         )
-        reply = ask(
-            runtime,
-            question=question,
-            # "This incident" is the incident of the channel open beside the panel, if Slack said which.
-            channel_id=(viewed or {}).get("channel_id") or channel_id,
-            user_id=user_id,
-            thread_id=thread_id,
-            history=history,
-            progress=stream,
-        )
-        post_reply(
-            runtime,
-            reply,
-            channel_id=channel_id,
-            thread_ts=thread_ts,
-            thread_id=thread_id,
-            event_id=event_id,
-            question=question,
-            stream=stream,
-        )
-        remember_catchups(runtime, reply, user_id=user_id)
     except Exception as error:
         logger.exception("Answering panel message %s (event %s) failed", ts, event_id or "-")
         post_error(

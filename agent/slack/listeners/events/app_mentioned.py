@@ -13,8 +13,7 @@ from slack_sdk.errors import SlackApiError
 from agent.slack.blocks import HELP_TEXT, help_blocks
 from agent.slack.history import HISTORY_LIMIT, plain_text, to_messages
 from agent.slack.runtime import SlackRuntime, runtime_of
-from agent.slack.streaming import AnswerStream
-from agent.slack.turns import agent_thread_id, ask, post_error, post_reply, remember_catchups
+from agent.slack.turns import agent_thread_id, answer_in_thread, post_error
 
 logger = logging.getLogger(__name__)
 
@@ -80,35 +79,17 @@ def answer_mention(
         history = load_history(
             runtime, client, event=event, thread_ts=thread_ts, bot_user_id=bot_user_id, bot_id=bot_id
         )
-        user_id = event.get("user") or ""
-        stream = AnswerStream(
-            runtime,
-            channel_id=channel_id,
-            thread_ts=thread_ts,
-            key=thread_id,
-            user_id=user_id,
-            team_id=team_id,
-        )
-        reply = ask(
+        answer_in_thread(
             runtime,
             question=question,
-            channel_id=channel_id,
-            user_id=user_id,
-            thread_id=thread_id,
             history=history,
-            progress=stream,
-        )
-        post_reply(
-            runtime,
-            reply,
             channel_id=channel_id,
             thread_ts=thread_ts,
             thread_id=thread_id,
+            user_id=event.get("user") or "",
+            team_id=team_id,
             event_id=event_id,
-            question=question,
-            stream=stream,
         )
-        remember_catchups(runtime, reply, user_id=user_id)
     except Exception as error:
         logger.exception("Answering mention %s in %s (event %s) failed", ts, channel_id, event_id or "-")
         post_error(
