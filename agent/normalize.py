@@ -784,9 +784,8 @@ _WEEK_INDEX = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2
 def _month_start(name: str, now: datetime) -> datetime:
     """Returns the first day of the most recent month of that name that has begun ("in December" asked in
     November means last year's)."""
-    month = next(i for i, full in enumerate(_MONTHS, start=1) if full.startswith(name[:3]))
-    year = now.year if month <= now.month else now.year - 1
-    return datetime(year, month, 1, tzinfo=UTC)
+    this_year = _month_of_year(name, now.year)
+    return this_year if this_year.month <= now.month else this_year.replace(year=now.year - 1)
 
 
 def _next_month_start(start: datetime) -> datetime:

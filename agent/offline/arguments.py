@@ -365,7 +365,6 @@ class Signals:
     pronoun: bool = False
     severities: list[Severity] = field(default_factory=list)
     status_filter: list[str] = field(default_factory=list)
-    status_target: Status | None = None
     services: list[str] = field(default_factory=list)
     excluded_services: list[str] = field(default_factory=list)
     """Services the question sets aside ("anything open apart from payments?")."""
@@ -525,7 +524,6 @@ def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signa
         pronoun=bool(_PRONOUN_RE.search(text)),
         severities=severities,
         status_filter=find_status_filter(text, real_words=real_words()),
-        status_target=find_status(text, real_words=real_words()),
         services=found_services,
         excluded_services=excluded,
         time_frame=time_frame,
