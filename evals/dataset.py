@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import Connection, and_, func, or_, select, true
 
 from agent.incidents.models import Incident, Service, TimelineEntry, incident_services
+from tools import TOOLS
 
 DATASETS_DIR = Path(__file__).parent / "datasets"
 """`dev/` (tests, examples and fixes may use it) and `heldout/` (nothing may: written blind, scored only)."""
@@ -69,6 +70,9 @@ REQUIRED_TAGS = frozenset(
 WRITE_TOOLS = frozenset({"declare", "update_severity", "set_status", "draft_postmortem"})
 """Tools that change the store; calling one that a case does not expect fails the case."""
 
+TOOL_ARGUMENTS: dict[str, frozenset[str]] = {tool.name: frozenset(tool.args) for tool in TOOLS}
+"""The arguments each tool of the contract takes."""
+
 RULE_KINDS = frozenset(
     {"equals", "contains", "any_of", "set_equal", "includes", "absent", "window", "incident", "service_set"}
 )
@@ -112,6 +116,18 @@ class ToolExpectation(_Strict):
             if isinstance(rule, dict) and (len(rule) != 1 or next(iter(rule)) not in RULE_KINDS):
                 raise ValueError(f"argument '{arg}': a rule is one of {sorted(RULE_KINDS)}, got {rule}")
         return args
+
+    @model_validator(mode="after")
+    def _arguments_exist(self) -> ToolExpectation:
+        # An argument no tool of the names takes can never match: the case would fail whatever the agent did.
+        for name in self.names:
+            taken = TOOL_ARGUMENTS.get(name)
+            unknown = sorted(set(self.args) - taken) if taken is not None else []
+            if unknown:
+                raise ValueError(
+                    f"{name} takes no argument {unknown}; its arguments are {sorted(taken or ())}"
+                )
+        return self
 
 
 class Facts(_Strict):
