@@ -26,6 +26,7 @@ from langgraph.runtime import Runtime
 
 from agent.context import Context
 from agent.incidents import service
+from agent.lexicon import asker_words
 from agent.models import (
     ModelUnavailable,
     checked_reply,
@@ -59,7 +60,10 @@ TOOL_NAMES = frozenset(tool.name for tool in TOOLS)
 
 def _single_ref(message: BaseMessage) -> int | None | Literal[False]:
     """Returns the one incident a message names, None when it names several, False when none."""
-    refs = find_incident_refs(message.text)
+    # An incident named only inside quoted or pasted text (a customer's email) is not the one asked about.
+    refs = find_incident_refs(
+        asker_words(message.text) if isinstance(message, HumanMessage) else message.text
+    )
     if not refs:
         return False
     return refs[0] if len(refs) == 1 else None

@@ -55,9 +55,10 @@ class Context:
     """Folder of the store and the Chroma index."""
 
     summary_min_messages: int = field(
-        default=10, metadata={"description": "Fewest timeline messages worth a summary."}
+        default=1, metadata={"description": "Fewest timeline messages a summary asked for needs."}
     )
-    """Fewest timeline messages `summarize_timeline` accepts."""
+    """Fewest timeline messages `summarize_timeline` accepts: anyone may ask for a summary at any time; only
+    the one given on joining a channel waits for ten (`agent.slack.catchup.MIN_MESSAGES`)."""
 
     postmortem_min_messages: int = field(
         default=15, metadata={"description": "Fewest timeline messages worth a postmortem draft."}

@@ -90,7 +90,10 @@ _ASPECT_RES: dict[Aspect, re.Pattern[str]] = {
 POSTMORTEM_PHRASES = (
     r"post[\s-]?mortems?|retrospective|retro( doc)?|post[\s-]?incident review|incident review|\bpir\b|"
     r"rca (doc|document|write-?up|report)|incident write-?up|write-?up (for|of|on) (this|that|it|the incident|incident|inc|#)|"
-    r"after[\s-]action (review|report)|\baar\b"
+    r"after[\s-]action (review|report)|\baar\b|"
+    # "pm" is also a time of day and a job: only as a document ("a first pass pm", "the pm draft").
+    r"(?<![\d:])\b(?:a|the|our|first[\s-]pass|draft|rough|quick|initial|new) pms?\b(?! (?:utc|est|pst|cet|gmt|et|pt)\b)|"
+    r"\bpms? (?:draft|doc|template)\b"
 )
 """Everyday names of a postmortem document."""
 
@@ -144,13 +147,50 @@ def asker_words(text: str) -> str:
     return _QUOTED_SPAN_RE.sub('""', own)
 
 
+# Each block runs to the end of the message, or of the quote it sits in (the closing quote stays).
 _INJECTED_RE = re.compile(
     r"\[\[.*?\]\]|\{\{.*?\}\}|<(system|instructions?|admin)>.*?</\1>|\[(?:system|admin|instructions?)\b[^\]]*\]"
-    r"|(?:^|\s)(?:system|admin|assistant instructions?|note to (?:the )?(?:assistant|bot|ai))\s*:.*$"
+    r"|(?:^|\s)(?:system|admin|assistant instructions?|note to (?:the |any |all )?(?:ai |llm )?(?:assistants?|bots?|ai)"
+    r"(?: [\w ]{0,30})?)\s*:[^\"”]*"
+    # An address to the assistant inside pasted text: "P.S. AI assistant: escalate ...".
+    r"|(?:^|\s)(?:p\.?s\.?\s*)?(?:hey |dear )?(?:(?:ai|llm|the) )?(?:assistants?|bots?|copilot)\s*:[^\"”]*"
     # A notice that turns to address the assistant by name: "automated notice: assistant, mark ...".
-    r"|(?:^|\s)[^.?!:]{0,80}:\s*(?:assistant|bot|copilot|ai|incident copilot)\s*,.*$",
+    r"|(?:^|\s)[^.?!:\"“”]{0,80}:\s*(?:assistant|bot|copilot|ai|incident copilot)\s*,[^\"”]*",
     re.IGNORECASE | re.DOTALL,
 )
+
+
+def pasted_text(text: str) -> str | None:
+    """Returns what a message quotes or pastes (a customer's email, a vendor's status post, a log line),
+    without blocks posing as instructions; None when it pastes nothing of `PASTED_MIN_WORDS` words."""
+    own = asker_words(text)
+    pasted = [line.lstrip(" >") for line in _QUOTE_LINE_RE.findall(text)]
+    pasted += [
+        (match.group(1) or match.group(0)).strip("\"“”'‘’` ") for match in _QUOTED_SPAN_RE.finditer(text)
+    ]
+    after = _PASTED_AFTER_RE.search(_QUOTE_LINE_RE.sub(" ", text))
+    if after and '""' in own:
+        pasted.append(after.group(1))
+    words = " ".join(_INJECTED_RE.sub(" ", part) for part in pasted if part.strip())
+    words = " ".join(words.split())
+    # A short quote is an error message the question is about ("getting 'your connection is not private'"),
+    # not a message pasted to be matched on its own.
+    return words if len(words.split()) >= PASTED_MIN_WORDS else None
+
+
+PASTED_MIN_WORDS = 6
+"""Fewest words of a quote that is a pasted message (an email, a status post) rather than a phrase."""
+
+
+_LATEST_RE = re.compile(
+    r"\b(?:(?:the )?last time|most recent(?:ly)?|latest|last (?:one|occurrence|incident)|when did [^?]* last)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_latest(text: str) -> bool:
+    """Returns whether a question asks for the most recent occurrence ("when was the last time a cert lapsed?")."""
+    return bool(_LATEST_RE.search(asker_words(text)))
 
 
 def without_injected(text: str) -> str:
@@ -167,4 +207,15 @@ def asked_aspects(text: str) -> tuple[Aspect, ...]:
     found = tuple(aspect for aspect, pattern in _ASPECT_RES.items() if pattern.search(text))
     if Aspect.mitigation_time in found:
         return tuple(aspect for aspect in found if aspect is not Aspect.duration)
+    if Aspect.duration in found and Aspect.impact not in found and _FELT_RE.search(text):
+        # "how long were customers seeing errors?": how long it was felt is in the customer impact, which
+        # is not the incident's duration from declaration to resolution.
+        return (*found, Aspect.impact)
     return found
+
+
+_FELT_RE = re.compile(
+    r"\b(customers?|users?|clients?|merchants?|shoppers?|visitors?|people|seeing|saw|felt|impact(ed)?|affected|"
+    r"visible|noticed?|hit)\b",
+    re.IGNORECASE,
+)

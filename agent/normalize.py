@@ -188,6 +188,18 @@ def parse_status_filter(values: Iterable[str]) -> frozenset[Status]:
     return frozenset(statuses)
 
 
+_DROPPED_STATUS_RE = re.compile(
+    r"\b(?:drop|skip|minus|without|excluding|exclude|ignore|hide|leave out|not counting|apart from|except)\s+"
+    r"(?:the\s+|any\s+|all\s+)?(stable|mitigated|resolved|completed|active)\b",
+    re.IGNORECASE,
+)
+
+
+def find_dropped_statuses(text: str) -> frozenset[Status]:
+    """Returns the statuses a follow-up sets aside from the list before it ("drop the stable ones")."""
+    return frozenset(parse_status(match.group(1)) for match in _DROPPED_STATUS_RE.finditer(text))
+
+
 # Words for a status filter in a question; "rn" and "currently" ask about what is going on now.
 _ONGOING_FILTER_RE = re.compile(
     r"\b(ongoing|open|unresolved|in progress|still going|current|currently|rn|right now|at the moment|atm|"
@@ -197,7 +209,13 @@ _ONGOING_FILTER_RE = re.compile(
 )
 _NEGATIONS = frozenset(
     """not no never except excluding without besides than isn't aren't nobody noone hasn haven wasn weren isn
-    aren dont don ignore ignoring skip skipping exclude minus""".split()
+    aren dont don ignore ignoring skip skipping exclude minus isnt arent hasnt havent wasnt werent didnt didn
+    doesnt doesn aint""".split()
+)
+# "(mitigated still counts as open for me)" says what "open" covers; it does not ask for mitigated only.
+_COUNTS_AS_OPEN_RE = re.compile(
+    r"\b(?:mitigated|stable|stabili[sz]ed)\b(?=[^.?!()]*\bcounts?\b[^.?!()]*\b(?:open|ongoing|active|live)\b)",
+    re.IGNORECASE,
 )
 _CLOSED_RE = re.compile(CLOSED_PHRASES, re.IGNORECASE)
 _CLOSED_WORD_RE = re.compile(rf"\bclosed\b|{CLOSED_PHRASES}", re.IGNORECASE)
@@ -278,6 +296,7 @@ def find_status_filter(text: str, *, real_words: Collection[str] = frozenset()) 
     named, or when "ongoing"/"open" is said alongside one.
     """
     found: list[str] = []
+    text = _COUNTS_AS_OPEN_RE.sub(" ", text)
     words = _WORD_RE.findall(text.lower())
     for index, word in enumerate(words):
         status = _STATUS_FILTER_WORDS.get(word)
@@ -302,7 +321,12 @@ def find_status_filter(text: str, *, real_words: Collection[str] = frozenset()) 
             status, found = None, [*found, "ongoing"] if status is Status.resolved else found
         if status is not None:
             found.append(status.value)
-    if not found and _CLOSED_RE.search(text):
+    closed_phrase = _CLOSED_RE.search(text)
+    if not found and closed_phrase:
+        before = _WORD_RE.findall(text[: closed_phrase.start()].lower())
+        if _NEGATIONS & set(_clause_before([*before, ""], len(before))):
+            # "anything that isn't closed out yet": the open ones.
+            return ["ongoing"]
         found.append(Status.resolved.value)
     if Status.resolved.value in found and _CLOSED_WORD_RE.search(text) and not negates_completed(text):
         # "closed" means over, whether or not the postmortem is done: resolved or completed.
@@ -373,7 +397,13 @@ def _status_in(text: str, real_words: Collection[str]) -> Status | None:
 
 # --- incident references -----------------------------------------------------------------------------
 
-_REF_RE = re.compile(r"(?:\bincident[\s\-_#]*|\binc[\s\-_#]*|#)(\d{1,9})\b", re.IGNORECASE)
+# "#123" names an incident, except where it numbers something else: "order #88123", "support case #164070".
+_REF_RE = re.compile(
+    r"(?:\bincident[\s\-_#]*|\binc[\s\-_#]*|"
+    r"(?<!order )(?<!orders )(?<!ticket )(?<!case )(?<!pr )(?<!issue )(?<!invoice )(?<!po )(?<!build )"
+    r"(?<!job )(?<!run )(?<!item )(?<!line )(?<!room )#)(\d{1,9})\b",
+    re.IGNORECASE,
+)
 _BARE_NUMBER_RE = re.compile(r"^\s*(\d{1,9})\s*$")
 THIS_INCIDENT_RE = re.compile(
     r"\b(this|the current|current|our) (incident|one|channel|outage|thing|issue)\b|\bthis\b(?=\s+to\b)"
@@ -645,6 +675,8 @@ def _since_phrase(phrase: str, now: datetime) -> datetime | None:
         return _start_of_day(now) - timedelta(days=1)
     if phrase in {"today", "this morning"}:
         return _start_of_day(now)
+    first = phrase.removeprefix("last ").split(" ")[0]
+    phrase = _WEEKDAY_ABBREVIATIONS.get(first, phrase)
     for index, day in enumerate(_WEEKDAYS):
         if phrase in {day, f"last {day}"} or phrase.startswith(day):
             # The most recent such day before today; "since Monday" on a Monday means a week ago.
@@ -736,6 +768,7 @@ _BARE_MONTH_RE = re.compile(
 )
 _QUARTER_RE = re.compile(r"\b(?:(?:in|during|for)\s+)?q([1-4])\b|\b(?:last|previous|prev)\s+quarter\b")
 _SINCE_MONTH_START_RE = re.compile(rf"\b(?:since|from) (?:the )?(?:start|beginning) of ({_MONTH_NAMES})\b")
+_ON_ORDINAL_RE = re.compile(r"\bon (?:the )?([1-9]|[12]\d|3[01])(?:st|nd|rd|th)\b(?!\s+of\b)")
 _SINCE_ORDINAL_RE = re.compile(r"\bsince (?:the )?([1-9]|[12]\d|3[01])(?:st|nd|rd|th)\b(?!\s+of\b)")
 _MONTH_WORD_RE = re.compile(r"\b(?:in|during|from)\s+([a-z]{4,10})\b(?!\s+\d)")
 
@@ -767,6 +800,24 @@ def _misspelt_month(lowered: str) -> _MonthMatch | None:
 
 
 _WEEKEND_RE = re.compile(r"\b(?:over|on|during|this|last|past)\s+(?:the\s+)?weekend\b")
+_WEEKDAY_ABBREVIATIONS = {
+    "mon": "monday",
+    "tue": "tuesday",
+    "tues": "tuesday",
+    "wed": "wednesday",
+    "weds": "wednesday",
+    "thu": "thursday",
+    "thur": "thursday",
+    "thurs": "thursday",
+    "fri": "friday",
+    "sat": "saturday",
+    "sun": "sunday",
+}
+# A full day's name names that day; a short form ("sat", "sun" are words too) only after "on" or "last".
+_WEEKDAY_RE = re.compile(
+    r"\b(?:(?:on|last|this past|past)\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)(?:'?s)?\b"
+    r"|\b(?:on|last)\s+(mon|tues?|weds?|thu|thurs?|fri|sat|sun)\b(?:'?s)?(?![\w-])"
+)
 
 
 _HALF_RE = re.compile(r"\b(?:in |during |for )?h([12])\b")
@@ -980,6 +1031,15 @@ def _calendar_window(lowered: str, now: datetime) -> TimeWindow | None:
     match = _SINCE_MONTH_START_RE.search(lowered)
     if match:
         return TimeWindow(_month_start(match.group(1), now), now, match.group(0))
+    match = _ON_ORDINAL_RE.search(lowered)
+    if match:
+        # "on the 18th": that day, of this month unless it is still to come.
+        day = int(match.group(1))
+        candidate = _day_of_month(today, day)
+        if candidate is None or candidate > today:
+            candidate = _day_of_month(today.replace(day=1) - timedelta(days=1), day)
+        if candidate is not None:
+            return TimeWindow(candidate, min(now, candidate + timedelta(days=1)), match.group(0))
     match = _SINCE_ORDINAL_RE.search(lowered)
     if match:
         # "since the 3rd": the most recent 3rd of a month, today included.
@@ -1010,6 +1070,12 @@ def _everyday_window(lowered: str, now: datetime) -> TimeWindow | None:
         # The most recent weekend, or the one under way.
         saturday = today - timedelta(days=(now.weekday() - 5) % 7)
         return TimeWindow(saturday, min(now, saturday + timedelta(days=2)), match.group(0))
+    match = _WEEKDAY_RE.search(lowered)
+    if match:
+        # "on tuesday", "monday's failover": that whole day, the most recent one before today.
+        day = match.group(1) or _WEEKDAY_ABBREVIATIONS[match.group(2)]
+        start = today - timedelta(days=(now.weekday() - _WEEKDAYS.index(day)) % 7 or 7)
+        return TimeWindow(start, start + timedelta(days=1), match.group(0).strip())
     if re.search(r"\bthis quarter\b", lowered):
         start = today.replace(month=3 * ((now.month - 1) // 3) + 1, day=1)
         return TimeWindow(start, now, "this quarter")

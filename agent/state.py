@@ -11,6 +11,11 @@ from langgraph.graph import add_messages
 from langgraph.managed import RemainingSteps
 
 
+def latest(_current: int | None, new: int | None) -> int | None:
+    """Returns the newer of two values written to the same key in one step."""
+    return new
+
+
 @dataclass
 class InputState:
     """What a caller sends: the new messages and where they come from."""
@@ -39,5 +44,8 @@ class State(InputState):
     node, too late to answer.
     """
 
-    focus_incident: int | None = None
-    """Number of the incident "this incident" means: the channel's incident, else the last one discussed."""
+    focus_incident: Annotated[int | None, latest] = None
+    """Number of the incident "this incident" means: the channel's incident, else the last one discussed.
+
+    Tool calls made in one step (two incidents looked at side by side) may each set it; the last wins.
+    """

@@ -286,6 +286,14 @@ ANSWER_HELP = (
     '"Mark this incident as stable" (I ask you to confirm before anything changes)\n'
     '- Catch up and write up: "Give me a summary of this incident", "Draft a postmortem for incident-123"'
 )
+ANSWER_TEMPLATE_HELP = (
+    "A postmortem template is Markdown with variables written `{{{{incident.<field>}}}}`.\n"
+    "- Filled from the incident record: {fixed}\n"
+    "- Drafted from the timeline (AI variables): {ai}\n"
+    "Every variable needs a heading before it (a line starting with `#`); a template without one is refused. "
+    "Add yours with `incident-copilot templates create`."
+)
+"""How to write a postmortem template; {fixed}, {ai}: the variable names, comma-separated."""
 ANSWER_GREETING = "Hi! " + ANSWER_HELP
 ANSWER_REFUSED_PART = "I won't do part of that: I make no bulk or destructive changes and answer only about incidents. The rest:"
 """Opens the answer to the part of a message that can be answered, when another part was refused."""
@@ -331,6 +339,8 @@ ANSWER_RELATED_HEADER = "Related incidents ({where}):"
 ANSWER_NO_RELATED = "I found no related incidents ({where})."
 ANSWER_WIDENED = "Nothing {window} matches, so I searched the whole history."
 """Opens a search answered from all history after the 2-hour window of active incidents was empty."""
+ANSWER_LATEST_MATCH = "The most recent match is {incident}. The newest matches first:"
+"""Opens a search answer to "when was the last time ...?"; {incident}: a formatted incident line."""
 ANSWER_BEST_MATCH = "Best match: {incident}."
 ANSWER_OTHER_MATCHES = "Other matches:"
 """Opens an answer about the best search match; {incident}: a formatted incident line."""

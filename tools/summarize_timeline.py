@@ -43,6 +43,10 @@ def summarize_timeline(runtime: ToolRuntime, incident: str | None = None) -> Any
             min_messages=context.summary_min_messages,
         )
     if isinstance(summary, NotEnoughTimeline):
+        if not summary.message_count:
+            raise InvalidInput(
+                f"{found.public_id} has no messages in its timeline yet; there is nothing to summarize."
+            )
         raise InvalidInput(
             f"{found.public_id} has {summary.message_count} messages in its timeline; "
             f"a summary needs at least {summary.min_messages}."

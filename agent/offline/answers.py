@@ -16,7 +16,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, ToolMessage
 
-from agent.lexicon import Aspect
+from agent.lexicon import Aspect, asks_latest
 from prompts.offline import (
     ANSWER_APPLIED_DECLARE,
     ANSWER_APPLIED_SEVERITY,
@@ -29,6 +29,7 @@ from prompts.offline import (
     ANSWER_DECLARED,
     ANSWER_DURATION,
     ANSWER_IMPACT,
+    ANSWER_LATEST_MATCH,
     ANSWER_LIST_HEADER,
     ANSWER_MITIGATED_AFTER,
     ANSWER_NO_COMMANDER,
@@ -233,8 +234,15 @@ def _with_reasons(result: dict[str, Any]) -> str:
     return line + (f" (matched: {'; '.join(reasons)})" if reasons else "")
 
 
-def answer_related(args: dict[str, Any], result: dict[str, Any]) -> str:
-    """Returns the answer from `related_incidents`: the matches and why, or that there are none."""
+LATEST_SHOWN = 5
+"""Matches shown, newest first, to "when was the last time ...?" (the search looks at more)."""
+
+
+def answer_related(args: dict[str, Any], result: dict[str, Any], *, newest_first: bool = False) -> str:
+    """Returns the answer from `related_incidents`: the matches and why, or that there are none.
+
+    `newest_first`: the question asks for the latest occurrence; the matches are listed by date, newest first.
+    """
     window = result.get("window") if isinstance(result.get("window"), dict) else {}
     recently = result.get("mode") == "active_recently"
     where = window.get("label") if recently else window_phrase(window.get("label"))
@@ -253,6 +261,11 @@ def answer_related(args: dict[str, Any], result: dict[str, Any]) -> str:
         if not matches:
             return ANSWER_NO_RELATED.format(where=where)
         header = ANSWER_RELATED_HEADER.format(where=where)
+    if newest_first and matches:
+        matches = sorted(matches, key=lambda match: str(match.get("declared_at") or ""), reverse=True)[
+            :LATEST_SHOWN
+        ]
+        header = f"{header}\n{ANSWER_LATEST_MATCH.format(incident=format_incident(matches[0]))}"
     return "\n".join([*([widened] if widened else []), header, *(_with_reasons(match) for match in matches)])
 
 
@@ -397,7 +410,7 @@ def answer_outcome(question: str, outcome: ToolOutcome, aspects: Sequence[Aspect
     if outcome.name == "query_incidents":
         return answer_query(question, outcome.args, result)
     if outcome.name == "related_incidents":
-        return answer_related(outcome.args, result)
+        return answer_related(outcome.args, result, newest_first=asks_latest(question))
     if outcome.name == "get_incident":
         return answer_incident(aspects, result)
     if outcome.name in {"declare", "update_severity", "set_status"}:

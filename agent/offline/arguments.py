@@ -25,6 +25,7 @@ from agent.normalize import (
     ALL_TIME_START,
     THIS_INCIDENT_RE,
     ServiceName,
+    find_dropped_statuses,
     find_incident_refs,
     find_services_fuzzy,
     find_severities,
@@ -33,6 +34,7 @@ from agent.normalize import (
     find_status_filter,
     negates_completed,
     parse_severity,
+    parse_status_filter,
     parse_time_window,
     remove_services,
 )
@@ -141,14 +143,20 @@ _ASKS_FOR_INCIDENT_RES = (
         re.IGNORECASE,
     ),
 )
+_COMPARISON = (
+    r"repeat of|re-?run of|copy of|same (?:thing |issue |problem )?as|similar to|like (?:the|that|our)"
+)
+"""Connectors that compare what is going on with something described ("is this a repeat of the payflow
+outage?"): in an incident's channel the incident in focus is the one compared, not a match."""
 _TOPIC_RE = re.compile(
-    r"\b(?:related to|similar to|about(?! to\b)|involving|regarding|concerning|caused by|due to|mentioning|"
+    rf"\b(?:related to|{_COMPARISON}|about(?! to\b)|involving|regarding|concerning|caused by|due to|mentioning|"
     r"to do with|linked to|connected to)\s+(?P<topic>.+)$",
     re.IGNORECASE,
 )
+_COMPARISON_RE = re.compile(rf"\b(?:{_COMPARISON})\b", re.IGNORECASE)
 _TOPIC_TAIL_RE = re.compile(
     r"(?:\s+(?:that|which|who)\b.*|\s+(?:from|in|over|during|within|since|for|of|this|the|last|past|"
-    r"recently|lately|ever|before|please|pls|and|or))+\s*$",
+    r"recently|lately|ever|before|please|pls|and|or|earlier|previously|back|ago|again))+\s*$",
     re.IGNORECASE,
 )
 _DECLARE_REST_RE = re.compile(
@@ -170,9 +178,34 @@ _HISTORY_RE = re.compile(
     r"familiar|rings? a bell|deja vu|déjà vu)\b",
     re.IGNORECASE,
 )
+_NOW_RE = re.compile(
+    r"\b(open|ongoing|active|right now|rn|currently|at the moment|atm|going on|happening now|live)\b",
+    re.IGNORECASE,
+)
 ALL_TIME = "all time"
 """The time frame of searches over the whole history ("have we seen this error before?")."""
-_TEMPLATE_RE = re.compile(r"\b(?:using|with|from|use) (?:the |our |a )?([\w-]+) template\b", re.IGNORECASE)
+_TEMPLATE_RE = re.compile(
+    r"\b(?:(?:using|with|from|use|in|on) )?(?:the |our |a |an )?([\w-]+) template\b(?! (?:variables?|vars?|syntax))",
+    re.IGNORECASE,
+)
+_NOT_A_TEMPLATE_NAME = frozenset(
+    {
+        "postmortem",
+        "pm",
+        "retro",
+        "own",
+        "custom",
+        "new",
+        "this",
+        "that",
+        "which",
+        "what",
+        "any",
+        "my",
+        "your",
+    }
+)
+"""Words before "template" that describe one rather than name it ("our own template")."""
 _REPLACE_RE = re.compile(
     r"\b(re-?generate|replace|redo|re-?draft|new one|another one|again|overwrite|fresh)\b", re.IGNORECASE
 )
@@ -189,8 +222,12 @@ def public_id(number: int) -> str:
 
 
 def strip_mentions(text: str) -> str:
-    """Returns a message without Slack mentions of the bot (`<@U123>`, `@Datadog`)."""
-    return " ".join(_MENTION_RE.sub(" ", text).split())
+    """Returns a message without Slack mentions of the bot (`<@U123>`, `@Datadog`).
+
+    Line breaks stay: a line starting with ">" is quoted text, not the person's words.
+    """
+    lines = (" ".join(line.split()) for line in _MENTION_RE.sub(" ", text).splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 # --- the conversation --------------------------------------------------------------------------------
@@ -387,7 +424,10 @@ class Signals:
 # "need it for the weekly ops email"): its words restrict nothing.
 _ASIDE_RE = re.compile(
     r"^\s*(?:feels? like|seems like|looks like|i think|i guess|i feel|fwiw|btw|asking for|need (?:it|this) "
-    r"for|for the|just curious|no rush|sorry|thanks|ty|cheers|support wants|the friend)\b",
+    r"for|for the|just curious|no rush|sorry|thanks|ty|cheers|support wants|the friend)\b"
+    # A restatement after the question ("login stuff basically", "want to ask them about X").
+    r"|^[^?]*\b(?:basically|i guess|i mean|more or less|or whatever|etc)\s*[.!]*$"
+    r"|^\s*(?:want|wanna|need|trying|going) to (?:ask|ping|borrow|reach|talk|check with|line)\b",
     re.IGNORECASE,
 )
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[?!.;])\s+|\s+[—–]\s+|\s+-\s+|\(|\)")
@@ -409,7 +449,10 @@ def split_sentences(text: str) -> list[str]:
 # A statement about the asker ("i was offline all day", "i'm new here") tells why they ask, not what.
 _ABOUT_ME_RE = re.compile(
     r"^\s*(?:i (?:was|am|have been|had been|just|only|got|missed|slept|came|lost)|i'?m|i'?ve|im|"
-    r"(?:been|was) (?:heads[\s-]down|out|off|away|offline|busy|asleep|on (?:leave|pto|vacation)))\b[^?]*$",
+    r"(?:been|was) (?:heads[\s-]down|out|off|away|offline|busy|asleep|on (?:leave|pto|vacation))|"
+    # Slack drops the "I": "only saw the tail end of it", "just joined", "missed the start".
+    r"(?:only|just) (?:saw|caught|heard|joined|got (?:in|here|back|on)|woke)|missed (?:the|it|most|all)|"
+    r"slept through|joining late|woke up)\b[^?]*$",
     re.IGNORECASE,
 )
 
@@ -693,7 +736,29 @@ def query_arguments(signals: Signals, *, follow_up_of: dict[str, Any] | None = N
         found["status"] = [Status.resolved.value, Status.completed.value]
     merged = {key: value for key, value in (follow_up_of or {}).items() if key in QUERY_FILTER_KEYS and value}
     merged.update({key: value for key, value in found.items() if value})
+    dropped = find_dropped_statuses(signals.text) if follow_up_of else frozenset()
+    if dropped:
+        # "drop the stable ones" after "what's still open": the statuses listed before, less those.
+        before = parse_status_filter(follow_up_of.get("status") or [s.value for s in Status])
+        merged["status"] = [status.value for status in Status if status in before - dropped]
     return {key: merged[key] for key in QUERY_FILTER_KEYS if key in merged}
+
+
+_FOLLOW_UP_PART_RE = re.compile(
+    r"^(?P<main>.+?)(?:\?\s*|,\s*|\s+)(?:and\s+|&\s+)?"
+    r"(?P<rest>(?:which|did|were|was|are|is|do|does|have|has|how many|any)\b[^?]*?"
+    r"\b(?:of (?:them|those|these)|any of them|which ones)\b.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def split_follow_up(text: str) -> tuple[str, str] | None:
+    """Returns a question's main part and a second part that narrows what the first finds ("how many sev2s
+    in october, and did any of them involve search?"), or None when it asks one thing."""
+    match = _FOLLOW_UP_PART_RE.match(text.strip())
+    if match is None or len(match.group("main").split()) < 2:
+        return None
+    return match.group("main").strip(" ,?"), match.group("rest").strip()
 
 
 def has_query_filters(signals: Signals) -> bool:
@@ -732,6 +797,11 @@ def topic_text(signals: Signals) -> str | None:
     return core_phrase(signals) if signals.residue else None
 
 
+def compares_with_focus(signals: Signals) -> bool:
+    """Returns whether the question compares the incident in focus with something it describes."""
+    return bool(_COMPARISON_RE.search(asker_words(signals.text)))
+
+
 def core_phrase(signals: Signals) -> str | None:
     """Returns the question without its time frame and the filler words around its subject.
 
@@ -743,6 +813,12 @@ def core_phrase(signals: Signals) -> str | None:
     while words and words[-1].lower().strip("'.-") in FILLER_WORDS:
         words.pop()
     return " ".join(words) or None
+
+
+def asks_about_now(signals: Signals) -> bool:
+    """Returns whether the person asks about what is open now ("related to anything open?"), in their own
+    words, rather than across the history."""
+    return not signals.history and bool(_NOW_RE.search(asker_words(signals.text)))
 
 
 def related_arguments(
@@ -948,7 +1024,7 @@ def postmortem_arguments(signals: Signals, incident: int | None) -> dict[str, An
     arguments: dict[str, Any] = {"incident": public_id(incident) if incident is not None else None}
     template = _TEMPLATE_RE.search(signals.text)
     # "the default template" / "the usual template" name no template: the store's default applies.
-    if template and template.group(1).lower() not in {
+    if template and template.group(1).lower() not in _NOT_A_TEMPLATE_NAME | {
         "ai",
         "default",
         "usual",

@@ -56,6 +56,7 @@ class Intent(StrEnum):
     summary = "summary"
     postmortem = "postmortem"
     help = "help"
+    template_help = "template_help"
     greeting = "greeting"
     thanks = "thanks"
     out_of_scope = "out_of_scope"
@@ -159,15 +160,24 @@ _HELP_RE = re.compile(
     r"( for me| here)?[\s?!.]*$"
 )
 _DESTRUCTIVE_RE = re.compile(
-    r"\b(delete|remove|erase|wipe|purge|destroy|nuke|truncate)\b|\bdrop (all|the|every|table|database|incidents)\b"
+    r"\b(delete|remove|erase|wipe|purge|destroy|nuke|truncate)\b|\bdrop (all|every|table|database|incidents)\b"
+    # "drop the stable ones" narrows a list; "drop the incidents table" destroys.
+    r"|\bdrop the (table|database|db|incidents|history|index|store)\b"
 )
 _POSTMORTEM_RE = re.compile(rf"\b(?:{POSTMORTEM_PHRASES})\b")
+_TEMPLATE_HELP_RE = re.compile(
+    r"\btemplates?\b.*\b(?:variables?|vars?|placeholders?|fields?|syntax|headings?|format)\b"
+    r"|\b(?:variables?|vars?|placeholders?)\b.*\btemplates?\b|\bai_(?:\w+|\b)"
+)
+"""How to write a postmortem template ("which ai_ vars can i drop in?"), asked rather than a draft."""
 _DRAFT_REQUEST_RE = re.compile(
     r"\b(draft|write|generate|start|create|make|need|get|put together|kick off|spin up|prepare|produce|"
     r"regenerate|redo|replace|can (you|we|i)|could you|please|pls)\b"
 )
 _POSTMORTEM_AS_STATUS_RE = re.compile(
     r"\b(post[\s-]?mortems?|pirs?|retros?) (done|finished|complete|completed|written)\b"
+    # What the answer is for, not a document to write: "dns incidents in october? need them for the retro".
+    rf"|\b(?:for|in|at|before) (?:the|our|my|tomorrow'?s|next week'?s) (?:[\w-]+ ){{0,2}}(?:{POSTMORTEM_PHRASES})\b"
 )
 _QUERY_GUARD_RE = re.compile(
     r"\b(how many|number of|list|show|which|were there|was there|did we|have we|when did|when was|who)\b"
@@ -231,6 +241,20 @@ FOLLOW_UP_RE = re.compile(
     r"|\b(of (those|them|these|that)|among (them|those|these)|those ones|out of those|from (those|that list)|"
     r"(filter|narrow|cut|trim) (that|those|it|them|this)( down)?|just the|only the)\b"
 )
+_SHORT_NARROWING_RE = re.compile(
+    # Right after a list, a few words that name a filter narrow it: "which were payments", "any sev1?",
+    # "drop the stable ones" (a status of many, never "drop it to sev3").
+    r"^(?:which|what|any)\b(?:\s+[\w'/-]+){0,4}[\s?.!]*$"
+    r"|^(?:drop|skip|minus|without|excluding|exclude|leave out|hide)\s+(?:the\s+|any\s+|all\s+)?[\w-]+\s+ones\b"
+)
+
+
+def narrows_a_list(text: str) -> bool:
+    """Returns whether a question, asked right after a list, narrows or widens that list."""
+    lowered = " ".join(text.lower().split())
+    return bool(FOLLOW_UP_RE.search(lowered) or _SHORT_NARROWING_RE.match(lowered))
+
+
 _SUMMARY_RE = re.compile(
     r"\b(summary|summari[sz]e|summari[sz]ing|recap|tl;?dr|catch me up|catch up|bring me up to speed|sum up|"
     r"sum it up|rundown|run down|overview|sitrep|where are we|what did i miss|"
@@ -242,7 +266,7 @@ _REMEDIATION_RE = re.compile(rf"\b(?:{ASPECT_PHRASES[Aspect.remediation]})")
 _RELATED_RE = re.compile(
     r"\b(related|similar|tied (to|in|up with)|like this|like that|like it|same (issue|problem|thing|error|symptoms?|root cause)|"
     r"happened before|seen (this|that|it) before|dupes?|duplicates?|connected|linked|look ?alike|"
-    r"resembl\w+)\b"
+    r"resembl\w+|same as|repeat of|re-?run of)\b"
 )
 _TOPIC_CONNECTOR_RE = re.compile(
     r"\b(about(?! to\b)|involving|regarding|concerning|caused by|due to|mentioning|to do with)\b"
@@ -327,6 +351,8 @@ def rule_intent(
     ):
         if pattern.search(lowered):
             return intent, name
+    if _TEMPLATE_HELP_RE.search(lowered) and not names_incident(signals):
+        return Intent.template_help, "template help"
     if (
         _POSTMORTEM_RE.search(lowered)
         and (names_incident(signals) or has_focus or _DRAFT_REQUEST_RE.search(lowered))
@@ -338,6 +364,13 @@ def rule_intent(
         return Intent.out_of_scope, "bulk change"
     if _DECLARE_RE.search(lowered) and not _QUERY_GUARD_RE.search(lowered):
         return Intent.declare, "declare"
+    if (
+        previous_tool == "query_incidents"
+        and _SHORT_NARROWING_RE.match(lowered)
+        and has_query_filters(signals)
+    ):
+        # "drop the stable ones" right after a list narrows it; it changes no incident.
+        return Intent.query, "follow-up of a query"
     change = _change_rule(signals, lowered)
     if change is not None:
         return change, "change"
@@ -350,7 +383,7 @@ def rule_intent(
         return Intent.out_of_scope, "beyond scope"
     if (
         previous_tool in {"query_incidents", "related_incidents"}
-        and FOLLOW_UP_RE.search(lowered)
+        and narrows_a_list(lowered)
         and not signals.refs
     ):
         if has_query_filters(signals) or re.search(r"\b(of (those|them|these)|among)\b", lowered):
@@ -387,8 +420,20 @@ def rule_intent(
     if asked_aspects(lowered) and (names_incident(signals) or in_focus) and not plural:
         # "how long did 498 last?", "who ran it?", "how long have we been at this?" in its channel.
         return Intent.details, "attribute"
+    if (
+        asked_aspects(lowered)
+        and not (plural or signals.counting or signals.severities or signals.status_filter)
+        and (signals.residue or signals.services)
+        and not _RELATED_RE.search(_without_service_related(lowered, signals))
+    ):
+        # "who was IC on monday's billing db failover?", "how long were we down for the cert thing last
+        # weekend?": one incident, described; it is found first, then looked at.
+        return Intent.details, "attribute of a described incident"
     if _RELATED_RE.search(_without_service_related(lowered, signals)):
-        connector = re.search(r"\b(related|similar|linked|connected) to\b|\babout\b|\binvolving\b", lowered)
+        connector = re.search(
+            r"\b(related|similar|linked|connected) to\b|\babout\b|\binvolving\b|\bsame as\b|\b(repeat|re-?run) of\b",
+            lowered,
+        )
         topic = topic_text(signals) if connector else None
         return (Intent.topic, "related to a topic") if topic else (Intent.related, "related")
     return _search_rule(signals, lowered, has_focus=has_focus)

@@ -25,13 +25,16 @@ from pydantic import ConfigDict
 
 from agent.incidents import service
 from agent.incidents.enums import Severity, Status
-from agent.lexicon import Aspect, asked_aspects, asker_words, without_injected
+from agent.incidents.exceptions import IllegalTransition, NoChange
+from agent.lexicon import Aspect, asked_aspects, asker_words, asks_latest, pasted_text, without_injected
 from agent.normalize import ServiceName, find_incident_refs
 from agent.offline.answers import ToolOutcome, outcomes_of, write_answer
 from agent.offline.arguments import (
     ALL_TIME,
     Conversation,
     Signals,
+    asks_about_now,
+    compares_with_focus,
     core_phrase,
     declare_arguments,
     described_incident,
@@ -43,6 +46,7 @@ from agent.offline.arguments import (
     read_signals,
     related_arguments,
     resolve_incident,
+    split_follow_up,
     split_sentences,
     symptom_text,
     target_severity,
@@ -56,8 +60,10 @@ from agent.offline.intents import (
     SimilarityClassifier,
     classify,
     correct_typos,
+    narrows_a_list,
 )
 from agent.permissions import WriteAction, write_was_requested
+from agent.postmortems.templates import AI_FIELDS, FIXED_FIELDS
 from prompts.offline import (
     ANSWER_DECLINE,
     ANSWER_GREETING,
@@ -67,6 +73,7 @@ from prompts.offline import (
     ANSWER_NEED_STATUS,
     ANSWER_NEED_TITLE,
     ANSWER_REFUSED_PART,
+    ANSWER_TEMPLATE_HELP,
     ANSWER_THANKS,
 )
 
@@ -75,6 +82,10 @@ Call = tuple[str, dict[str, Any]]
 
 _DIRECT_ANSWERS = {
     Intent.help: ANSWER_HELP,
+    Intent.template_help: ANSWER_TEMPLATE_HELP.format(
+        fixed=", ".join(f"`{field}`" for field in FIXED_FIELDS),
+        ai=", ".join(f"`{field}`" for field in AI_FIELDS),
+    ),
     Intent.greeting: ANSWER_GREETING,
     Intent.thanks: ANSWER_THANKS,
     Intent.out_of_scope: ANSWER_DECLINE,
@@ -89,6 +100,10 @@ _CHANGE_ACTIONS: dict[Intent, WriteAction] = {
 _READ_INTENTS = frozenset(
     {Intent.query, Intent.symptom, Intent.topic, Intent.root_cause, Intent.remediation, Intent.details}
 )
+_THIS_TOPIC_RE = re.compile(r"(?:this|the current|our current)\b", re.IGNORECASE)
+"""A topic that points at the incident in focus ("this edge mess") rather than describing another."""
+LATEST_SEARCH_LIMIT = 20
+"""Matches a search for the latest occurrence looks at before the newest are shown."""
 _ASKS_RE = re.compile(r"\s*(what|which|how|is|are|who|when|does|did|any|anything)\b", re.IGNORECASE)
 
 
@@ -182,6 +197,12 @@ class OfflineChatModel(BaseChatModel):
         metadata = {} if done else {"offline_intent": intent.value, "decided_by": decided.decided_by}
         if isinstance(step, str):
             return AIMessage(content=step, response_metadata=metadata)
+        if asks_latest(text):
+            # "when was the last time ...?": the newest of many matches, not of the five most similar.
+            step = [
+                (name, {**args, "limit": LATEST_SEARCH_LIMIT} if name == "related_incidents" else args)
+                for name, args in step
+            ]
         if not all(self._may_call(name) for name, _ in step):
             return AIMessage(content=ANSWER_DECLINE, response_metadata=metadata)
         first_id = 1 + sum(len(m.tool_calls) for m in messages if isinstance(m, AIMessage))
@@ -231,18 +252,39 @@ class OfflineChatModel(BaseChatModel):
                 # "who's running the payflow one?" right after a list: that incident's attribute.
                 return [("get_incident", {"incident": listed})]
         if intent is Intent.query:
-            follow_up = FOLLOW_UP_RE.search(signals.text.lower())
+            follow_up = narrows_a_list(signals.text)
             if follow_up and conversation.previous_tool() == "related_incidents":
                 # "which of those were sev1?" after a search: the filters, among the incidents it found.
                 found = conversation.previous_results()
                 if found:
                     return [("query_incidents", {**query_arguments(signals), "among": found})]
+            parts = split_follow_up(signals.text)
+            if parts is not None:
+                main, narrowing = (self._understand(part, conversation)[0] for part in parts)
+                if (has_query_filters(main) or main.counting) and has_query_filters(narrowing):
+                    # "how many since the 10th, and which of them are still going?": the count, then the
+                    # part of it the second question asks about.
+                    first = query_arguments(main)
+                    return [
+                        ("query_incidents", first),
+                        ("query_incidents", query_arguments(narrowing, follow_up_of=first)),
+                    ]
             previous = (
                 conversation.previous_call("query_incidents")
                 if follow_up and conversation.previous_tool() == "query_incidents"
                 else None
             )
             return [("query_incidents", query_arguments(signals, follow_up_of=previous))]
+        pasted = pasted_text(signals.text)
+        if intent in {Intent.symptom, Intent.topic, Intent.related} and pasted:
+            # A pasted message (a customer's email, a vendor's status post) is what to look for: open
+            # incidents first, the history when nothing open matches.
+            return [
+                (
+                    "related_incidents",
+                    related_arguments(signals, conversation, query=pasted, history=signals.history),
+                )
+            ]
         if intent in {Intent.symptom, Intent.topic} and signals.literal:
             # An error code or a host name is looked for as written, and counted exactly.
             return [("query_incidents", query_arguments(signals))]
@@ -255,21 +297,31 @@ class OfflineChatModel(BaseChatModel):
                     related_arguments(signals, conversation, query=query, history=signals.history),
                 )
             ]
+        if (
+            intent is Intent.topic
+            and conversation.focus is not None
+            and _THIS_TOPIC_RE.match(topic_text(signals) or "")
+        ):
+            # "anything going on right now related to this edge mess?" in a channel: its incident.
+            intent = Intent.related
         if intent is Intent.topic:
             query = topic_text(signals) or symptom_text(signals)
-            return [
-                ("related_incidents", related_arguments(signals, conversation, query=query, history=True))
-            ]
+            arguments = related_arguments(signals, conversation, query=query, history=True)
+            if conversation.focus is not None and compares_with_focus(signals):
+                # "is this a repeat of the payflow outage?": the incident in focus is compared, not found.
+                arguments = {"incident": public_id(conversation.focus), **arguments}
+            return [("related_incidents", arguments)]
         if intent is Intent.related:
             if resolve_incident(signals, conversation) is None:
                 # "seen this before?" with no incident in focus: "this" is what the question describes.
                 described = symptom_text(signals) if (signals.described or signals.services) else None
                 if not described:
                     return ANSWER_NEED_INCIDENT
+                history = not asks_about_now(signals)
                 return [
                     (
                         "related_incidents",
-                        related_arguments(signals, conversation, query=described, history=True),
+                        related_arguments(signals, conversation, query=described, history=history),
                     )
                 ]
             arguments = related_arguments(signals, conversation, query=None, history=signals.history)
@@ -302,18 +354,13 @@ class OfflineChatModel(BaseChatModel):
                 # "what broke yesterday and is it fixed yet?": the incidents of that window, with their status.
                 return [("query_incidents", query_arguments(signals))]
             return self._about_one_incident("get_incident", signals, conversation, {})
-        if intent is Intent.update_severity:
-            severity = target_severity(signals)
-            if severity is None:
-                return ANSWER_NEED_SEVERITY
-            return self._about_one_incident(
-                "update_severity", signals, conversation, {"severity": severity.value}
-            )
-        if intent is Intent.set_status:
-            status = target_status(signals)
-            if status is None:
-                return ANSWER_NEED_STATUS
-            return self._about_one_incident("set_status", signals, conversation, {"status": status.value})
+        if intent in _WRITE_INTENTS:
+            change = self._change_call(intent, signals, conversation)
+            if isinstance(change, str):
+                return change
+            # Look before writing: a change to an unknown incident, or to the value it already has, is
+            # answered from the incident itself, without a write call.
+            return [("get_incident", {"incident": change[1]["incident"]})]
         if intent is Intent.summary:
             return self._about_one_incident("summarize_timeline", signals, conversation, {})
         if intent is Intent.postmortem:
@@ -323,6 +370,22 @@ class OfflineChatModel(BaseChatModel):
             # Look before writing: a draft the incident is not ready for is refused without a write call.
             return [("get_incident", {"incident": public_id(target)})]
         return ANSWER_DECLINE
+
+    def _change_call(self, intent: Intent, signals: Signals, conversation: Conversation) -> Call | str:
+        """Returns the write call a change intent asks for, or what to ask when its value or incident is missing."""
+        if intent is Intent.update_severity:
+            severity = target_severity(signals)
+            if severity is None:
+                return ANSWER_NEED_SEVERITY
+            step = self._about_one_incident(
+                "update_severity", signals, conversation, {"severity": severity.value}
+            )
+        else:
+            status = target_status(signals)
+            if status is None:
+                return ANSWER_NEED_STATUS
+            step = self._about_one_incident("set_status", signals, conversation, {"status": status.value})
+        return step if isinstance(step, str) else step[0]
 
     @staticmethod
     def _about_one_incident(
@@ -344,10 +407,22 @@ class OfflineChatModel(BaseChatModel):
     ) -> list[Call] | str:
         """Returns what follows this turn's tool results: a look at the best search match, or the answer."""
         if intent in _ONE_INCIDENT_INTENTS and [o.name for o in done] == ["related_incidents"]:
-            results = (done[0].result or {}).get("results") or []
-            best = results[0].get("id") if results and isinstance(results[0], dict) else None
+            results = [r for r in (done[0].result or {}).get("results") or [] if isinstance(r, dict)]
+            if asks_latest(signals.text):
+                # "when was the last time the billing db failed over?": the newest match, not the closest.
+                results = sorted(results, key=lambda r: str(r.get("declared_at") or ""), reverse=True)
+            best = results[0].get("id") if results else None
             if best:
                 return [("get_incident", {"incident": best})]
+        if (
+            intent is Intent.symptom
+            and [o.name for o in done] == ["related_incidents"]
+            and (done[0].result or {}).get("widened_from")
+            and asks_about_now(signals)
+        ):
+            # "is something going on right now?" and nothing open matches the description closely: what is
+            # open is still the answer to the question, beside the history.
+            return [("query_incidents", {"status": ["ongoing"]})]
         if intent in {Intent.symptom, Intent.topic} and [o.name for o in done] == ["query_incidents"]:
             result = done[0].result or {}
             if result.get("relaxed") and not has_query_filters(signals):
@@ -355,6 +430,17 @@ class OfflineChatModel(BaseChatModel):
                 # meaning over the history instead of listing every incident.
                 query = topic_text(signals) or symptom_text(signals)
                 return [("related_incidents", {"query": query, "time_frame": ALL_TIME})]
+        if intent in _WRITE_INTENTS and [o.name for o in done] == ["get_incident"]:
+            looked = done[0].result or {}
+            change = self._change_call(intent, signals, conversation)
+            if looked.get("error") or isinstance(change, str):
+                return str(looked.get("error") or change)
+            name, arguments = change
+            unchanged = _unchanged(looked, name, arguments)
+            return unchanged or [(name, {**arguments, "incident": str(looked["id"])})]
+        if intent in _WRITE_INTENTS or intent is Intent.postmortem:
+            # The look before the change is not part of the answer.
+            done = [outcome for outcome in done if outcome.name != "get_incident"] or done
         if intent is Intent.postmortem and [o.name for o in done] == ["get_incident"]:
             looked = done[0].result or {}
             if looked.get("error") or looked.get("postmortem_blocker"):
@@ -365,10 +451,21 @@ class OfflineChatModel(BaseChatModel):
                     postmortem_arguments(signals, find_incident_refs(str(looked.get("id")))[0]),
                 )
             ]
-        if intent is Intent.postmortem:
-            # The look before the draft is not part of the answer.
-            done = [outcome for outcome in done if outcome.name != "get_incident"] or done
         return write_answer(signals.text, done, _aspects(intent, signals, conversation))
+
+
+def _unchanged(looked: dict[str, Any], tool: str, arguments: dict[str, Any]) -> str | None:
+    """Returns why the looked-up incident cannot take the change (it already has the value, or its
+    lifecycle forbids it), or None when the change may be proposed."""
+    public = str(looked["id"])
+    if tool == "update_severity":
+        target = Severity(arguments["severity"])
+        return f"{public} is already {target.value}." if looked.get("severity") == target.value else None
+    try:
+        service.check_transition(Status(str(looked["status"])), Status(arguments["status"]), public)
+    except (NoChange, IllegalTransition) as refusal:
+        return str(refusal)
+    return None
 
 
 def _target(intent: Intent, signals: Signals) -> Severity | Status | None:

@@ -32,6 +32,7 @@ from agent.incidents.exceptions import InvalidInput
 from agent.incidents.service import IncidentFilter
 from agent.search.index import IncidentIndex
 from agent.search.keyword import KeywordHit, keyword_search, looks_exact
+from agent.search.vocabulary import expand_query
 
 SIMILARITY_FLOOR = 0.40
 """Lowest cosine similarity that counts as "similar in meaning"; see the module docstring."""
@@ -98,7 +99,10 @@ def search_incidents(
     criteria = replace(criteria, exclude_ids=excluded)
 
     restricted = _is_restricted(criteria)
-    semantic = _semantic(db_session, index, query, criteria, max(limit * 2, 20), min_similarity)
+    # The embedding model barely knows shorthand ("cert", "k8s"); the keyword index is given the words as
+    # typed, since a written-out word the incidents lack would only lower every hit's share of terms.
+    meaning = query if whole_incident else expand_query(query)
+    semantic = _semantic(db_session, index, meaning, criteria, max(limit * 2, 20), min_similarity)
     similar = dict(semantic)
     keyword_query = (
         " ".join(word for word in query.split() if any(c.isalpha() for c in word))

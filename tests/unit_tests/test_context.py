@@ -25,7 +25,7 @@ def test_empty_fields_fall_back_to_the_environment(environment: Path) -> None:
     assert context.data_dir == str(environment)
     assert context.database_url == f"sqlite:///{(environment / 'incidents.db').resolve()}"
     assert context.write_permission == "responders"
-    assert (context.summary_min_messages, context.postmortem_min_messages) == (10, 15)
+    assert (context.summary_min_messages, context.postmortem_min_messages) == (1, 15)
     assert context.related_window_hours == 2
     assert (context.source, context.operator, context.auto_confirm) == ("studio", False, False)
 

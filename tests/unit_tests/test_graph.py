@@ -102,6 +102,23 @@ def test_focus_comes_from_an_incident_channel_name(store: Engine, now: datetime)
     assert "Incident in focus: incident-123" in _prompt(model)
 
 
+def test_an_incident_named_only_in_pasted_text_is_not_put_in_focus(store: Engine, now: datetime) -> None:
+    model = ScriptedChatModel(script=[answer("ok")])
+    pasted = 'known issue?\n> my order #4 never arrived, see incident-2\ncustomer wrote "re incident-3: still broken"'
+    result = compile_graph().invoke(
+        {"messages": [HumanMessage(pasted)], "user": "bob"},
+        thread(),
+        context=make_context(store, now, chat_model=model),
+    )
+    assert result["focus_incident"] is None
+    named = compile_graph().invoke(
+        {"messages": [HumanMessage("is incident-2 related to order #4?")], "user": "bob"},
+        thread(),
+        context=make_context(store, now, chat_model=ScriptedChatModel(script=[answer("ok")])),
+    )
+    assert named["focus_incident"] == 2
+
+
 def test_focus_follows_the_stored_channel_id_after_a_rename(store: Engine, now: datetime) -> None:
     model = ScriptedChatModel(script=[call("get_incident", incident="this incident"), answer("ok")])
     result = compile_graph().invoke(

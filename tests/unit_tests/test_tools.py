@@ -196,8 +196,10 @@ def test_fit_json_shortens_long_text_when_no_list_is_left() -> None:
     assert fit_json({"total": 1}, 300) == '{"total": 1}'
 
 
-def test_summarize_timeline_needs_ten_messages(store: Engine, now: datetime) -> None:
-    summary, too_short = run_tools(
+def test_summarize_timeline_summarizes_any_timeline_asked_for(store: Engine, now: datetime) -> None:
+    # The product: anyone can ask for a summary at any time; only the one given on joining a channel
+    # waits for ten messages (agent/slack/catchup.py).
+    summary, short = run_tools(
         store,
         now,
         ("summarize_timeline", {"incident": "incident-1"}),
@@ -206,6 +208,14 @@ def test_summarize_timeline_needs_ten_messages(store: Engine, now: datetime) -> 
     assert summary["incident"] == "incident-1" and summary["message_count"] == 12
     assert "Checkout" in summary["summary_markdown"]
     assert set(summary["sections"]) >= {"what_is_happening", "impact", "next_steps"}
+    assert short["incident"] == "incident-2" and short["message_count"] == 3
+    assert short["summary_markdown"].strip()
+
+
+def test_summarize_timeline_keeps_a_configured_minimum(store: Engine, now: datetime) -> None:
+    (too_short,) = run_tools(
+        store, now, ("summarize_timeline", {"incident": "incident-2"}), summary_min_messages=10
+    )
     assert too_short == {"error": "incident-2 has 3 messages in its timeline; a summary needs at least 10."}
 
 
