@@ -724,7 +724,7 @@ def parse_time_window(text: str, now: datetime) -> TimeWindow | None:
         return TimeWindow(_start_of_day(now) - timedelta(days=now.weekday()), now, "this week")
     if re.search(r"\bthis month\b", lowered):
         return TimeWindow(_start_of_day(now).replace(day=1), now, "this month")
-    if re.search(r"\bthis year\b", lowered):
+    if re.search(r"\bthis (?:year|yr)\b", lowered):
         return TimeWindow(_start_of_day(now).replace(month=1, day=1), now, "this year")
     match = _SINCE_RE.search(text)
     if match:
@@ -768,9 +768,19 @@ _BARE_MONTH_RE = re.compile(
 )
 _QUARTER_RE = re.compile(r"\b(?:(?:in|during|for)\s+)?q([1-4])\b|\b(?:last|previous|prev)\s+quarter\b")
 _SINCE_MONTH_START_RE = re.compile(rf"\b(?:since|from) (?:the )?(?:start|beginning) of ({_MONTH_NAMES})\b")
+_DAY = r"([1-9]|[12]\d|3[01])(?:st|nd|rd|th)?"
+# "nov 18", "oct 26", "18th nov", "18th/19th nov": those days of that month (the most recent such month).
+_MONTH_DAY_RE = re.compile(
+    rf"\b({_MONTH_NAMES})\.?\s+{_DAY}(?:\s*(?:[/&-]|and|or|to)\s*{_DAY})?\b(?!\s*(?::|am|pm|\d))"
+    rf"|\b{_DAY}(?:\s*(?:[/&-]|and|or|to)\s*{_DAY})?\s+(?:of\s+)?({_MONTH_NAMES})\b"
+)
+# "the last ~10 days of october", "first week of june" is `_WEEK_OF_MONTH_RE`'s.
+_DAYS_OF_MONTH_RE = re.compile(
+    rf"\b(?:the\s+)?(last|final|first)\s+~?\s*(\d{{1,2}})\s+days\s+of\s+({_MONTH_NAMES})\b"
+)
 _ON_ORDINAL_RE = re.compile(r"\bon (?:the )?([1-9]|[12]\d|3[01])(?:st|nd|rd|th)\b(?!\s+of\b)")
 _SINCE_ORDINAL_RE = re.compile(r"\bsince (?:the )?([1-9]|[12]\d|3[01])(?:st|nd|rd|th)\b(?!\s+of\b)")
-_MONTH_WORD_RE = re.compile(r"\b(?:in|during|from)\s+([a-z]{4,10})\b(?!\s+\d)")
+_MONTH_WORD_RE = re.compile(r"\b(?:in|during|from|for|of)\s+([a-z]{4,10})\b(?!\s+\d)")
 
 
 def _day_of_month(moment: datetime, day: int) -> datetime | None:
@@ -1031,6 +1041,26 @@ def _calendar_window(lowered: str, now: datetime) -> TimeWindow | None:
     match = _SINCE_MONTH_START_RE.search(lowered)
     if match:
         return TimeWindow(_month_start(match.group(1), now), now, match.group(0))
+    match = _DAYS_OF_MONTH_RE.search(lowered)
+    if match:
+        start = _month_start(match.group(3), now)
+        end = _next_month_start(start)
+        days = timedelta(days=int(match.group(2)))
+        since, until = (end - days, end) if match.group(1) != "first" else (start, start + days)
+        return TimeWindow(max(start, since), min(now, end, until), match.group(0))
+    match = _MONTH_DAY_RE.search(lowered)
+    if match and not re.search(
+        r"\b(?:since|from|after|before|until|till|through|to)\s*$", lowered[: match.start()]
+    ):
+        month, first, last = (
+            (match.group(1), match.group(2), match.group(3))
+            if match.group(1)
+            else (match.group(6), match.group(4), match.group(5))
+        )
+        start = _month_start(month, now)
+        since, until = _day_of_month(start, int(first)), _day_of_month(start, int(last or first))
+        if since is not None and until is not None and since <= until and since <= now:
+            return TimeWindow(since, min(now, until + timedelta(days=1)), match.group(0))
     match = _ON_ORDINAL_RE.search(lowered)
     if match:
         # "on the 18th": that day, of this month unless it is still to come.

@@ -80,7 +80,10 @@ _STATUS_CODE_BEFORE_RE = re.compile(
 _STATUS_CODE_AFTER_RE = re.compile(r"\s*(?:errors?|responses?|codes?|status|on|from|when)\b", re.IGNORECASE)
 _NOT_A_REF_BEFORE_RE = re.compile(
     r"\b(?:last|past|top|first|over|under|than|within|least|most|sev|severity|to|the|since|every|each|code|exit|"
-    r"port|version|v|errno|signal|pid|build|pr|ticket|jira|line|row|step|room|floor|node|shard|partition)\s*$",
+    r"port|version|v|errno|signal|pid|build|pr|ticket|jira|line|row|step|room|floor|node|shard|partition|"
+    # A day of a month ("on oct 26") is a date.
+    r"jan|january|feb|february|mar|march|apr|april|may|jun|june|jul|july|aug|august|sep|sept|september|oct|"
+    r"october|nov|november|dec|december)\.?\s*$",
     re.IGNORECASE,
 )
 _SEVERITY_WORD_RE = re.compile(r"\b(?:sev(?:erity)?|s)[\s\-_:]*[1-5](?:s|'s)?\b", re.IGNORECASE)
@@ -160,8 +163,8 @@ _TOPIC_TAIL_RE = re.compile(
     re.IGNORECASE,
 )
 _DECLARE_REST_RE = re.compile(
-    r"\b(?:declare|open|raise|start|create|file|log|kick off|spin up|trigger)\b.{0,30}?"
-    r"\b(?:incident|sev[\s\-_]?[1-5]|outage)\b"
+    r"(?:\bdeclare\s*:|\b(?:declare|open|raise|start|create|file|log|kick off|spin up|trigger)\b.{0,30}?"
+    r"\b(?:incident|sev[\s\-_]?[1-5]|outage)\b)"
     r"(?:\s*(?:[:,;.!\-–—]+|\bfor\b|\babout\b|\bbecause\b|\bas\b|\bon\b|\bregarding\b|\bre\b))*\s*(?P<rest>.*)$",
     re.IGNORECASE | re.DOTALL,
 )
@@ -425,9 +428,18 @@ class Signals:
 _ASIDE_RE = re.compile(
     r"^\s*(?:feels? like|seems like|looks like|i think|i guess|i feel|fwiw|btw|asking for|need (?:it|this) "
     r"for|for the|just curious|no rush|sorry|thanks|ty|cheers|support wants|the friend)\b"
-    # A restatement after the question ("login stuff basically", "want to ask them about X").
-    r"|^[^?]*\b(?:basically|i guess|i mean|more or less|or whatever|etc)\s*[.!]*$"
-    r"|^\s*(?:want|wanna|need|trying|going) to (?:ask|ping|borrow|reach|talk|check with|line)\b",
+    # A restatement after the question ("login stuff basically").
+    r"|^[^?]*\b(?:basically|i guess|i mean|more or less|or whatever|etc)\s*[.!]*$",
+    re.IGNORECASE,
+)
+# A purpose or a feeling, as a sentence or a clause: "trying to figure out how bad this week was",
+# "need to know wrt the kafka migration", "prepping for the upgrade".
+_PURPOSE_RE = re.compile(
+    r"^\s*(?:just\s+)?(?:want|wanna|trying|hoping|looking|going) to\b[^?]*$"
+    r"|^\s*need (?:to know |it |this |them )?(?:wrt|for|because|re)\b[^?]*$"
+    r"|^\s*(?:prepping|preparing|getting ready) for\b[^?]*$"
+    r"|^\s*(?:and )?(?:kinda|kind of|a bit|pretty|really|so|bit) (?:nervous|worried|stressed|scared|anxious|tired|"
+    r"confused|lost)\b[^?]*$",
     re.IGNORECASE,
 )
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[?!.;])\s+|\s+[—–]\s+|\s+-\s+|\(|\)")
@@ -460,21 +472,25 @@ _ABOUT_ME_RE = re.compile(
 def without_asides(text: str) -> str:
     """Returns the question without its asides, or the whole text when nothing else would be left."""
     sentences = [part for part in _SENTENCE_SPLIT_RE.split(text) if part and part.strip()]
-    # Clauses about the asker too: "been heads down on the login ddos all week, which got resolved?";
-    # an opener like "looks like" starts an aside only as a sentence of its own.
+    # Clauses too: "been heads down on the login ddos all week, which got resolved?", "list em, need to
+    # know wrt the kafka migration".
+    # An opener like "looks like" starts an aside only as a sentence of its own.
     parts = [
-        clause
+        (clause, clause is sentence)
         for sentence in sentences
         for clause in (
-            re.split(r",\s+", sentence) if _ABOUT_ME_RE.match(sentence.split(",")[0]) else [sentence]
+            [sentence]
+            if not any(_ABOUT_ME_RE.match(c) or _PURPOSE_RE.match(c) for c in re.split(r",\s+", sentence))
+            else re.split(r",\s+", sentence)
         )
         if clause.strip()
     ]
     # A sentence that asks something is never an aside, however it opens.
     kept = [
         part
-        for part in parts
-        if part.rstrip().endswith("?") or not (_ASIDE_RE.match(part) or _ABOUT_ME_RE.match(part))
+        for part, whole in parts
+        if part.rstrip().endswith("?")
+        or not ((whole and _ASIDE_RE.match(part)) or _ABOUT_ME_RE.match(part) or _PURPOSE_RE.match(part))
     ]
     if not kept or len(kept) == len(parts):
         return text
@@ -745,9 +761,10 @@ def query_arguments(signals: Signals, *, follow_up_of: dict[str, Any] | None = N
 
 
 _FOLLOW_UP_PART_RE = re.compile(
-    r"^(?P<main>.+?)(?:\?\s*|,\s*|\s+)(?:and\s+|&\s+)?"
+    # The second part starts a clause ("?", ",", ";", a dash or "and") and points back at the first.
+    r"^(?P<main>.+?)(?:\?\s*|[,;]\s*|\s+[—–-]\s+|\s+(?=and\b|&))(?:and\s+|&\s+)?"
     r"(?P<rest>(?:which|did|were|was|are|is|do|does|have|has|how many|any)\b[^?]*?"
-    r"\b(?:of (?:them|those|these)|any of them|which ones)\b.*)$",
+    r"\b(?:of (?:them|those|these)|any of them)\b.*)$",
     re.IGNORECASE | re.DOTALL,
 )
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from agent.lexicon import ASPECT_PHRASES, POSTMORTEM_PHRASES, Aspect, asked_aspects
+from agent.lexicon import ASPECT_PHRASES, POSTMORTEM_PHRASES, Aspect, asked_aspects, asks_latest
 from agent.offline.arguments import (
     Signals,
     has_query_filters,
@@ -112,6 +112,7 @@ SHORTHAND = {
     "yest": "yesterday",
     "b4": "before",
     "abt": "about",
+    "ppl": "people",
 }
 """Slack shorthand, written out so the rules and the time phrases see ordinary words."""
 _TOKEN_RE = re.compile(r"[A-Za-z][A-Za-z0-9'-]*")
@@ -174,6 +175,12 @@ _DRAFT_REQUEST_RE = re.compile(
     r"\b(draft|write|generate|start|create|make|need|get|put together|kick off|spin up|prepare|produce|"
     r"regenerate|redo|replace|can (you|we|i)|could you|please|pls)\b"
 )
+_POSTMORTEM_ASKED_ABOUT_RE = re.compile(
+    # Whether one exists, or a draft explicitly not wanted: "is there a pm for 292 yet? don't generate one".
+    r"\b(?:is there|are there|do we have|does (?:it|this|that|\w+-?\d*) have|have we got|has (?:it|this|\w+-?\d*) got|"
+    r"any)\b[^?]*?\b(?:a |an |the )?(?:post[\s-]?mortems?|pms?|retros?|pirs?)\b"
+    r"|\b(?:don'?t|do not|dont|no need to|not asking (?:you )?to|without) (?:\w+ )?(?:generate|draft|write|create|make|start)\b"
+)
 _POSTMORTEM_AS_STATUS_RE = re.compile(
     r"\b(post[\s-]?mortems?|pirs?|retros?) (done|finished|complete|completed|written)\b"
     # What the answer is for, not a document to write: "dns incidents in october? need them for the retro".
@@ -183,6 +190,8 @@ _QUERY_GUARD_RE = re.compile(
     r"\b(how many|number of|list|show|which|were there|was there|did we|have we|when did|when was|who)\b"
     # Asking whether to declare is not declaring: "is there one open already or should i declare one?".
     r"|\b(should|shall|do|must) (i|we) (declare|open|raise|start|file)\b|\b(need|have) to declare\b\?"
+    # Musing, not asking: "prob need to declare one for recs being empty?? sev4 maybe".
+    r"|\b(prob|probably|maybe|might|perhaps|possibly)\s+(?:\w+\s+){0,2}declare\b(?=[^.!]*\?)"
     # "declare to resolve" is a span of time, not a request.
     r"|\bdeclare[ds]? (to|until|till|through) (resolve|resolution|resolved|close|closed|mitigat)"
 )
@@ -357,6 +366,7 @@ def rule_intent(
         _POSTMORTEM_RE.search(lowered)
         and (names_incident(signals) or has_focus or _DRAFT_REQUEST_RE.search(lowered))
         and not _POSTMORTEM_AS_STATUS_RE.search(lowered)
+        and not _POSTMORTEM_ASKED_ABOUT_RE.search(lowered)
     ):
         # A postmortem asked for; "completed (postmortem done)" or "the monthly writeup" only mention one.
         return Intent.postmortem, "postmortem"
@@ -423,6 +433,8 @@ def rule_intent(
     if (
         asked_aspects(lowered)
         and not (plural or signals.counting or signals.severities or signals.status_filter)
+        # "has that taken us down before?" asks about many; "the last time it failed over" about one.
+        and not (signals.history and not asks_latest(lowered))
         and (signals.residue or signals.services)
         and not _RELATED_RE.search(_without_service_related(lowered, signals))
     ):

@@ -1067,3 +1067,37 @@ def test_template_questions_are_answered_with_the_variables(model: OfflineChatMo
     message = reply(model, "what vars can i put in a postmortem template?")
     assert message.tool_calls == []
     assert "ai_action_items" in str(message.content) and "heading" in str(message.content)
+
+
+def test_asking_whether_a_postmortem_exists_drafts_none(model: OfflineChatModel) -> None:
+    for question in (
+        "do we have a postmortem for incident-123 yet?",
+        "no need to write the pm for 123, just its status",
+    ):
+        assert "draft_postmortem" not in [name for name, _ in calls(model, question)]
+        assert reply(model, question).tool_calls[0]["name"] == "get_incident"
+
+
+def test_musing_about_declaring_declares_nothing(model: OfflineChatModel) -> None:
+    assert "declare" not in [
+        name for name, _ in calls(model, "maybe we should declare for the slow cart page?")
+    ]
+
+
+def test_a_request_after_declare_colon_is_the_title(model: OfflineChatModel) -> None:
+    assert one_call(model, "declare: cart totals wrong for EU users, sev3") == (
+        "declare",
+        {
+            "title": "Cart totals wrong for EU users",
+            "severity": "SEV-3",
+            "services": ["checkout"],
+            "customer_impact": "Cart totals wrong for EU users",
+        },
+    )
+
+
+def test_a_cause_asked_in_a_channel_is_about_its_incident(model: OfflineChatModel) -> None:
+    assert one_call(model, "how did the bad config get out in the first place?", **IN_CHANNEL) == (
+        "get_incident",
+        {"incident": "incident-12"},
+    )
