@@ -59,7 +59,7 @@ _WORD_RE = re.compile(r"[A-Za-z0-9][\w.'-]*")
 # A bare number where an incident is meant ("bump 512 to sev2", "what caused 498?"): not a severity, a
 # count, a duration, a year, a time or a version.
 _BARE_REF_RE = re.compile(
-    r"(?<![\w#.:/-])(?<!\d,)(?<!\bsev )(?<!\bseverity )(?<!\bp)(\d{1,6})(?![\w.:/%-]|,\d|\s*(?:incidents?|outages?|sevs?|hours?|"
+    r"(?<![\w#.:/-])(?<!\d,)(?<!\bsev )(?<!\bseverity )(?<!\bp)(\d{1,6})(?![\w.:/%-]|,\d|\+|[~x×]|\s*(?:incidents?|outages?|sevs?|hours?|"
     r"hrs?|days?|minutes?|mins?|weeks?|wks?|months?|years?|errors?|customers?|users?|ms|s|k|am|pm|times?|"
     r"people|orders|requests|tickets|messages|msgs|comments|replies|pages|alerts|pings|of (?:them|those))\b)",
     re.IGNORECASE,

@@ -180,6 +180,9 @@ _POSTMORTEM_ASKED_ABOUT_RE = re.compile(
     r"\b(?:is there|are there|do we have|does (?:it|this|that|\w+-?\d*) have|have we got|has (?:it|this|\w+-?\d*) got|"
     r"any)\b[^?]*?\b(?:a |an |the )?(?:post[\s-]?mortems?|pms?|retros?|pirs?)\b"
     r"|\b(?:don'?t|do not|dont|no need to|not asking (?:you )?to|without) (?:\w+ )?(?:generate|draft|write|create|make|start)\b"
+    # Asking what it takes, or whether one is due: "whats needed to generate one — not doing it now".
+    r"|\bnot (?:doing|generating|drafting|writing|making) (?:it|one|that|this)\b|\bwhat'?s? (?:is )?(?:needed|required) to\b"
+    r"|\bdo (?:we|i) (?:need|have) (?:to (?:do|write) )?(?:a |an |the )?(?:post[\s-]?mortems?|pms?|retros?)\b"
 )
 _POSTMORTEM_AS_STATUS_RE = re.compile(
     r"\b(post[\s-]?mortems?|pirs?|retros?) (done|finished|complete|completed|written)\b"

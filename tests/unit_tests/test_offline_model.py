@@ -1101,3 +1101,13 @@ def test_a_cause_asked_in_a_channel_is_about_its_incident(model: OfflineChatMode
         "get_incident",
         {"incident": "incident-12"},
     )
+
+
+def test_a_duration_beside_a_change_is_not_an_incident(model: OfflineChatModel) -> None:
+    first = reply(model, "queue is 30+ min behind, bump this to sev2", **IN_CHANNEL)
+    assert first.tool_calls[0]["args"] == {"incident": "incident-12"}
+
+
+def test_asking_what_a_postmortem_needs_drafts_none(model: OfflineChatModel) -> None:
+    question = "what's needed to generate the pm for 123? not doing it now"
+    assert "draft_postmortem" not in [name for name, _ in calls(model, question)]
