@@ -124,6 +124,13 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.close()
 
 
+@contextmanager
+def session_for(url: str) -> Iterator[Session]:
+    """Yields a session on the store at `url` (its engine made once per process), committed on success."""
+    with session_scope(engine_for(url)) as session:
+        yield session
+
+
 def dispose_engines() -> None:
     """Closes and forgets every engine `engine_for` opened (before deleting a store's files)."""
     with _ENGINES_LOCK:

@@ -49,6 +49,25 @@ def load_chat_model(name: str) -> BaseChatModel:
     return _build_chat_model(resolve_model_name(name))
 
 
+def load_drafting_model(name: str) -> BaseChatModel | None:
+    """Load the chat model that writes summaries and postmortem sections, or None to extract offline.
+
+    ``offline`` (and ``auto`` without an OpenAI key) mean no model: the offline chat model routes
+    conversations to tools, it does not write prose, so drafts are extracted from the timeline instead.
+
+    Args:
+        name: ``offline``, ``openai:<model>`` or ``auto``.
+
+    Returns:
+        The chat model, or None for the offline extractive path.
+
+    Raises:
+        ModelUnavailable: For an unknown name or a model that cannot be loaded.
+    """
+    resolved = resolve_model_name(name)
+    return None if resolved == "offline" else load_chat_model(resolved)
+
+
 @lru_cache(maxsize=8)
 def _build_chat_model(resolved: str) -> BaseChatModel:
     if resolved == "offline":

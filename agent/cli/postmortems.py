@@ -281,7 +281,7 @@ def summary(
 
 def _chat_model(name: str | None) -> BaseChatModel | None:
     """Returns the chat model `--model` names, or None for the offline (extractive) path."""
-    from agent.postmortems.llm import load_drafting_model
+    from agent.models import load_drafting_model
     from agent.settings import get_settings
 
     wanted = name or get_settings().model

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from pydantic import (
     BaseModel,
@@ -41,7 +41,6 @@ from agent.incidents.models import Incident, Service, TimelineEntry, incident_se
 from agent.normalize import parse_severity, parse_status
 
 if TYPE_CHECKING:
-    from agent.demo.generator import ServiceSpec
     from agent.search.index import IncidentIndex
 
 __all__ = [
@@ -49,6 +48,7 @@ __all__ = [
     "ImportReport",
     "IncidentRecord",
     "ProgressCallback",
+    "ServiceRecord",
     "ServicesReport",
     "TimelineRecord",
     "import_jsonl",
@@ -672,6 +672,19 @@ def import_jsonl(
 # --- services ----------------------------------------------------------------------------------------
 
 
+class ServiceRecord(Protocol):
+    """A service to put in the catalogue; the demo organisation's `ServiceSpec` is one."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def aliases(self) -> tuple[str, ...]: ...
+    @property
+    def description(self) -> str: ...
+
+
 @dataclass
 class ServicesReport:
     """How many services an import created and how many it left as they were or updated."""
@@ -681,7 +694,7 @@ class ServicesReport:
     unchanged: int = 0
 
 
-def import_services(*, engine: Engine, services: Iterable[ServiceSpec]) -> ServicesReport:
+def import_services(*, engine: Engine, services: Iterable[ServiceRecord]) -> ServicesReport:
     """Returns the report of creating or updating services with their display names, descriptions and aliases."""
     report = ServicesReport()
     with session_scope(engine) as db_session:

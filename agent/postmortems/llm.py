@@ -68,7 +68,6 @@ __all__ = [
     "count_tokens",
     "draft_sections",
     "format_incident",
-    "load_drafting_model",
     "model_label",
     "summarize_with_model",
 ]
@@ -153,27 +152,6 @@ def model_label(model: BaseChatModel) -> str:
     if isinstance(name, str) and name:
         return f"openai:{name}" if "openai" in llm_type else name
     return llm_type
-
-
-def load_drafting_model(name: str) -> BaseChatModel | None:
-    """Load the chat model that writes summaries and postmortem sections, or None to extract offline.
-
-    ``offline`` (and ``auto`` without an OpenAI key) mean no model: the offline chat model routes
-    conversations to tools, it does not write prose, so drafts are extracted from the timeline instead.
-
-    Args:
-        name: ``offline``, ``openai:<model>`` or ``auto``.
-
-    Returns:
-        The chat model, or None for the offline extractive path.
-
-    Raises:
-        agent.models.ModelUnavailable: For an unknown name or a model that cannot be loaded.
-    """
-    from agent.models import load_chat_model, resolve_model_name  # settings and providers, only when asked
-
-    resolved = resolve_model_name(name)
-    return None if resolved == "offline" else load_chat_model(resolved)
 
 
 def format_incident(incident: IncidentView) -> str:

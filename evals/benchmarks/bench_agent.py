@@ -142,7 +142,7 @@ def _cached_tiktoken() -> Any | None:
 
 def llm_path_tokens(context: Context) -> None:
     """Counts the input tokens of each model request for a one-tool question."""
-    from graph import builder
+    from agent.graph import builder
 
     recorder = RequestRecorder()
     graph = builder.compile(checkpointer=InMemorySaver())
