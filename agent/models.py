@@ -72,7 +72,7 @@ def load_drafting_model(name: str) -> BaseChatModel | None:
 def _build_chat_model(resolved: str) -> BaseChatModel:
     if resolved == "offline":
         try:
-            from agent.offline import OfflineChatModel  # noqa: PLC0415 - loads the embedding model
+            from agent.offline import OfflineChatModel  # lazy: +1.1 s (onnxruntime) start-up
         except ImportError as error:
             raise ModelUnavailable(f"The offline model cannot be loaded: {error}") from error
         return OfflineChatModel()
@@ -81,7 +81,7 @@ def _build_chat_model(resolved: str) -> BaseChatModel:
         raise ModelUnavailable(
             f"{resolved} needs OPENAI_API_KEY (any value for a local OpenAI-compatible server)."
         )
-    from langchain_openai import ChatOpenAI  # noqa: PLC0415 - slow import, only for the LLM path
+    from langchain_openai import ChatOpenAI  # lazy: only the OpenAI path needs it
 
     return ChatOpenAI(
         model=resolved.removeprefix("openai:"),

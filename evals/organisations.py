@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from agent.db import session_scope
+from agent.importers.jsonl import import_jsonl
+from agent.postmortems.service import ensure_builtin_templates
 from evals.dataset import EVAL_NOW, ORGANISATIONS
 from evals.runner import EvalError, build_cached_store, demo_fingerprint, prepare_demo
 
@@ -34,8 +36,6 @@ def _public_fingerprint() -> str:
 
 def prepare_public(*, cache_root: Path, rebuild: bool = False) -> Path:
     """Returns a folder holding the public organisation's store (`incidents.db` + `chroma/`), cached."""
-    from agent.importers.jsonl import import_jsonl  # noqa: PLC0415 - loads the store's models
-    from agent.postmortems.service import ensure_builtin_templates  # noqa: PLC0415
 
     def build(engine: Engine, index: Any) -> None:
         import_jsonl(engine=engine, path=PUBLIC_INCIDENTS, now=EVAL_NOW, actor=PUBLIC_ACTOR, index=index)

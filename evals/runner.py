@@ -37,7 +37,9 @@ from langchain_core.outputs import LLMResult
 from langchain_core.tracers.context import register_configure_hook
 from sqlalchemy import Engine, func, select
 
+from agent.context import Context
 from agent.db import make_engine, upgrade
+from agent.demo.build import build_demo
 from agent.incidents.models import (
     AuditRecord,
     Incident,
@@ -46,6 +48,8 @@ from agent.incidents.models import (
     TimelineEntry,
     incident_services,
 )
+from agent.runner import AgentRunner
+from agent.search.index import open_index
 from agent.settings import get_settings
 from evals.cassettes import (
     CASSETTE_DIR,
@@ -128,8 +132,6 @@ def build_cached_store(
     an interrupted build is never reused; a complete one is reused unless `rebuild`. Other stores of the
     same cache folder (other fingerprints) are removed.
     """
-    from agent.search.index import open_index  # noqa: PLC0415 - loads the embedding model
-
     if rebuild:
         shutil.rmtree(target, ignore_errors=True)
     if (target / "incidents.db").is_file() and (target / "chroma").is_dir():
@@ -159,7 +161,6 @@ def prepare_demo(
 ) -> Path:
     """Returns a folder holding the demo store (`incidents.db` + `chroma/`), built now or found in the cache
     (keyed by `demo_fingerprint`)."""
-    from agent.demo.build import build_demo  # noqa: PLC0415 - loads the embedding model
 
     def build(engine: Engine, index: Any) -> None:
         build_demo(engine=engine, index=index, now=now, seed=seed)
@@ -442,9 +443,7 @@ class SuiteRun:
         }
 
 
-def _context(case_dir: Path, options: RunOptions) -> Any:
-    from agent.context import Context  # noqa: PLC0415 - keeps `import evals.runner` light
-
+def _context(case_dir: Path, options: RunOptions) -> Context:
     return Context(
         model=options.model,
         now=EVAL_NOW,
@@ -540,8 +539,6 @@ def run_case(case: Case, *, case_dir: Path, baseline: Baseline, options: RunOpti
     Raises:
         ReplayMiss: in replay mode, when the agent made a request the cassette does not hold.
     """
-    from agent.runner import AgentRunner  # noqa: PLC0415 - compiles the graph; slow to import
-
     copy_store(baseline.template, case_dir)
     records: list[TurnRecord] = []
     try:

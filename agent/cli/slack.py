@@ -38,8 +38,8 @@ def serve(
     ),
 ) -> None:
     """Serve the Slack app: HTTP on /slack/events, or Socket Mode with --socket."""
-    from agent.slack.app import build_app, runtime_for  # noqa: PLC0415 - Bolt only for this command
-    from agent.slack.server import EVENTS_PATH, serve_http, serve_socket_mode  # noqa: PLC0415
+    from agent.slack.app import build_app, runtime_for  # lazy: +3.7 s (Bolt) start-up
+    from agent.slack.server import EVENTS_PATH, serve_http, serve_socket_mode
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()

