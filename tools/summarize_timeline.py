@@ -10,7 +10,8 @@ from pydantic import BaseModel
 from agent.db import session_for
 from agent.incidents.exceptions import InvalidInput
 from agent.postmortems import service as postmortems
-from agent.postmortems.extract import SUMMARY_SECTIONS, NotEnoughTimeline, render_summary_markdown
+from agent.summaries.extract import SUMMARY_SECTIONS, NotEnoughTimeline
+from agent.summaries.render import render_summary_markdown
 from tools.results import tool_reply
 from tools.runtime import agent_tool, context_of, drafting_model, resolve_incident
 

@@ -17,9 +17,10 @@ from agent.cli.common import ModelOption, NowOption, err_console, parse_now, sto
 from agent.incidents import service as incident_service
 from agent.normalize import parse_incident_ref
 from agent.postmortems import service
-from agent.postmortems.extract import NotEnoughTimeline, render_summary_markdown
 from agent.postmortems.templates import parse_template, validate_template
 from agent.settings import get_settings
+from agent.summaries.extract import NotEnoughTimeline
+from agent.summaries.render import render_summary_markdown
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

@@ -35,16 +35,7 @@ from agent.incidents import service as incident_service
 from agent.incidents.enums import EntrySource, Status
 from agent.incidents.exceptions import IncidentCopilotError, InvalidInput
 from agent.incidents.models import Incident, Postmortem, PostmortemTemplate, TimelineEntry
-from agent.postmortems.extract import (
-    DRAFT_BANNER,
-    EntryView,
-    IncidentView,
-    NotEnoughTimeline,
-    Summary,
-    draft_offline_postmortem,
-    extractive_summary,
-    fixed_variables,
-)
+from agent.postmortems.extract import DRAFT_BANNER, draft_offline_postmortem, fixed_variables
 from agent.postmortems.templates import (
     BUILTIN_TEMPLATES,
     TemplateError,
@@ -53,6 +44,7 @@ from agent.postmortems.templates import (
     render_template,
     validate_template,
 )
+from agent.summaries.extract import EntryView, IncidentView, NotEnoughTimeline, Summary, extractive_summary
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
