@@ -40,14 +40,8 @@ from sqlalchemy import Engine, func, select
 from agent.context import Context
 from agent.db import make_engine, upgrade
 from agent.demo.build import build_demo
-from agent.incidents.models import (
-    AuditRecord,
-    Incident,
-    Postmortem,
-    Service,
-    TimelineEntry,
-    incident_services,
-)
+from agent.incidents.models import AuditRecord, Incident, Service, TimelineEntry, incident_services
+from agent.postmortems.models import Postmortem
 from agent.runner import AgentRunner
 from agent.search.index import open_index
 from agent.settings import get_settings

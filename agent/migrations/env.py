@@ -11,6 +11,7 @@ from agent.db import make_engine
 from agent.feedback import models as _feedback_models  # noqa: F401 - registers answers and votes
 from agent.incidents.models import Base
 from agent.outbox import models as _outbox_models  # noqa: F401 - registers the outbox table
+from agent.postmortems import models as _postmortem_models  # noqa: F401 - registers postmortems, templates
 from agent.settings import get_settings
 
 config = context.config

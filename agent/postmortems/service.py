@@ -34,8 +34,9 @@ from sqlalchemy.orm import Session
 from agent.incidents import service as incident_service
 from agent.incidents.enums import EntrySource, Status
 from agent.incidents.exceptions import IncidentCopilotError, InvalidInput
-from agent.incidents.models import Incident, Postmortem, PostmortemTemplate, TimelineEntry
+from agent.incidents.models import Incident, TimelineEntry
 from agent.postmortems.extract import DRAFT_BANNER, draft_offline_postmortem, fixed_variables
+from agent.postmortems.models import Postmortem, PostmortemTemplate
 from agent.postmortems.templates import (
     BUILTIN_TEMPLATES,
     TemplateError,
