@@ -38,6 +38,8 @@ MAX_WRITE_ATTEMPTS = 5
 T = TypeVar("T")
 
 CHANGED_KEY = "changed_incident_ids"
+_TS_CHUNK = 500
+"""Slack timestamps per `IN (...)` query; far below every backend's parameter limit."""
 
 
 # --- reads -------------------------------------------------------------------------------------------
@@ -654,6 +656,7 @@ class SlackMessage:
     slack_ts: str
     permalink: str | None = None
     pinned: bool = False
+    edited_at: datetime | None = None
 
 
 def add_slack_messages(*, db_session: Session, messages: Sequence[SlackMessage]) -> int:
@@ -662,46 +665,17 @@ def add_slack_messages(*, db_session: Session, messages: Sequence[SlackMessage])
     A message already stored (same channel and ts, in the store or earlier in `messages`) is skipped, so a
     burst with redeliveries stores each message once.
     """
-    fresh: dict[tuple[str, str], SlackMessage] = {}
-    for message in messages:
-        fresh.setdefault((message.slack_channel_id, message.slack_ts), message)
-    channels: dict[str, list[str]] = {}
-    for channel_id, ts in fresh:
-        channels.setdefault(channel_id, []).append(ts)
-    for channel_id, stamps in channels.items():
-        stored = db_session.scalars(
-            select(TimelineEntry.slack_ts).where(
-                TimelineEntry.slack_channel_id == channel_id, TimelineEntry.slack_ts.in_(stamps)
-            )
-        )
-        for ts in stored:
-            fresh.pop((channel_id, ts), None)
+    fresh = _unstored(db_session, messages)
     try:
         with db_session.begin_nested():
-            db_session.add_all(
-                TimelineEntry(
-                    incident_id=message.incident_id,
-                    at=message.at,
-                    author=message.author,
-                    kind=TimelineKind.message.value,
-                    text=message.text,
-                    source=EntrySource.slack.value,
-                    slack_channel_id=message.slack_channel_id,
-                    slack_ts=message.slack_ts,
-                    permalink=message.permalink,
-                    pinned=message.pinned,
-                )
-                for message in fresh.values()
-            )
-        for message in fresh.values():
-            _mark_changed(db_session, message.incident_id)
+            _add_messages(db_session, fresh)
         db_session.commit()
         return len(fresh)
     except IntegrityError:
         # Another process stored some of them a moment ago: add the rest one at a time.
         db_session.rollback()
     added = 0
-    for message in fresh.values():
+    for message in fresh:
         _entry, created = add_timeline_entry(
             db_session=db_session,
             incident_id=message.incident_id,
@@ -716,6 +690,60 @@ def add_slack_messages(*, db_session: Session, messages: Sequence[SlackMessage])
         )
         added += created
     return added
+
+
+def add_imported_slack_messages(*, db_session: Session, messages: Sequence[SlackMessage]) -> int:
+    """Returns how many messages were added to their timelines, without committing (an import's transaction).
+
+    A message already stored (same channel and ts, in the store or earlier in `messages`) is skipped, so
+    importing the same export twice adds nothing.
+    """
+    fresh = _unstored(db_session, messages)
+    _add_messages(db_session, fresh)
+    return len(fresh)
+
+
+def _unstored(db_session: Session, messages: Sequence[SlackMessage]) -> list[SlackMessage]:
+    """Returns the messages whose (channel, ts) is neither stored nor earlier in `messages`."""
+    fresh: dict[tuple[str, str], SlackMessage] = {}
+    for message in messages:
+        fresh.setdefault((message.slack_channel_id, message.slack_ts), message)
+    channels: dict[str, list[str]] = {}
+    for channel_id, ts in fresh:
+        channels.setdefault(channel_id, []).append(ts)
+    for channel_id, stamps in channels.items():
+        # An exported channel can hold more messages than a backend takes parameters in one statement.
+        for start in range(0, len(stamps), _TS_CHUNK):
+            stored = db_session.scalars(
+                select(TimelineEntry.slack_ts).where(
+                    TimelineEntry.slack_channel_id == channel_id,
+                    TimelineEntry.slack_ts.in_(stamps[start : start + _TS_CHUNK]),
+                )
+            )
+            for ts in stored:
+                fresh.pop((channel_id, ts), None)
+    return list(fresh.values())
+
+
+def _add_messages(db_session: Session, messages: Sequence[SlackMessage]) -> None:
+    db_session.add_all(
+        TimelineEntry(
+            incident_id=message.incident_id,
+            at=message.at,
+            author=message.author,
+            kind=TimelineKind.message.value,
+            text=message.text,
+            source=EntrySource.slack.value,
+            slack_channel_id=message.slack_channel_id,
+            slack_ts=message.slack_ts,
+            permalink=message.permalink,
+            pinned=message.pinned,
+            edited_at=message.edited_at,
+        )
+        for message in messages
+    )
+    for message in messages:
+        _mark_changed(db_session, message.incident_id)
 
 
 # --- search support (agent/search) -------------------------------------------------------------------
