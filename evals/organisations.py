@@ -18,7 +18,8 @@ from agent.db import session_scope
 from agent.importers.jsonl import import_jsonl
 from agent.postmortems.service import ensure_builtin_templates
 from evals.dataset import EVAL_NOW, ORGANISATIONS
-from evals.runner import EvalError, build_cached_store, demo_fingerprint, prepare_demo
+from evals.runner import EvalError
+from evals.store import build_cached_store, demo_fingerprint, prepare_demo
 
 PUBLIC_INCIDENTS = Path(__file__).parent / "orgs" / "public" / "incidents.jsonl"
 """The public organisation's incidents, in the `incident-copilot import` format."""

@@ -241,13 +241,8 @@ def run(
         err_console.print("[red]--upload needs LANGSMITH_API_KEY; nothing was run or sent.[/red]")
         raise typer.Exit(2)
     from evals.cassettes import CASSETTE_DIR, ReplayMiss  # lazy: +1.2 s (vcrpy) start-up
-    from evals.runner import (  # lazy: +3 s (LangGraph, Chroma) start-up
-        EvalError,
-        RunOptions,
-        run_suite,
-        validate_options,
-        write_reports,
-    )
+    from evals.report import write_reports  # lazy: +3 s (LangGraph, Chroma) start-up
+    from evals.runner import EvalError, RunOptions, run_suite, validate_options
 
     groups = _load(dataset, split, org, case or [], tag or [])
     options = RunOptions(
@@ -310,7 +305,7 @@ def check(
     rebuild_demo: RebuildOption = False,
 ) -> None:
     """Check every literal expectation of the cases against SQL over their organisation's store."""
-    from evals.runner import open_store  # lazy: +3 s (LangGraph, Chroma) start-up
+    from evals.store import open_store  # lazy: +1.3 s (Chroma) start-up
 
     problems: list[str] = []
     total = 0
