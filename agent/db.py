@@ -42,7 +42,7 @@ def make_engine(url: str) -> Engine:
 
 def alembic_config(engine: Engine) -> Any:
     """Returns an Alembic configuration that migrates `engine` with the packaged scripts."""
-    from alembic.config import Config  # noqa: PLC0415 - see is_up_to_date
+    from alembic.config import Config  # lazy: see is_up_to_date
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -52,7 +52,7 @@ def alembic_config(engine: Engine) -> Any:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Creates or upgrades the schema by running the Alembic migrations."""
-    from alembic import command  # noqa: PLC0415 - see is_up_to_date
+    from alembic import command  # lazy: see is_up_to_date
 
     command.upgrade(alembic_config(engine), revision)
 

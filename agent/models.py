@@ -142,7 +142,7 @@ def invoke_model(
     """Returns the model's reply, or `failure_message` with the error when every attempt failed."""
     try:
         reply = model.invoke(list(messages))
-    except Exception as error:  # noqa: BLE001 - any model failure becomes an answer, not a crash
+    except Exception as error:  # any model failure becomes an answer, not a crash
         return AIMessage(content=failure_message.format(reason=describe_failure(error))), error
     if not isinstance(reply, AIMessage):
         reply = AIMessage(content=str(reply.content))

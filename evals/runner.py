@@ -291,7 +291,7 @@ def run_case(case: Case, *, case_dir: Path, baseline: Baseline, options: RunOpti
                     )
     except ReplayMiss:
         raise
-    except Exception as error:  # noqa: BLE001 - a crashing case is a failed case, not a failed run
+    except Exception as error:  # a crashing case is a failed case, not a failed run
         detail = "".join(traceback.format_exception_only(error)).strip()
         return CaseResult(
             id=case.id,

@@ -45,7 +45,7 @@ _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def demo_fingerprint(*, now: datetime, seed: int) -> str:
     """Returns a hash of everything a built demo store depends on: the clock, the seed and the build code."""
-    import chromadb  # noqa: PLC0415 - its version shapes the index files
+    import chromadb  # lazy: its version shapes the index files
 
     digest = hashlib.sha256(f"{now.isoformat()}|{seed}|chromadb {chromadb.__version__}".encode())
     for source in _DEMO_SOURCES:

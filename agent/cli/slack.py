@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 @slack_app.command("serve")
 def serve(
     port: int = typer.Option(3000, help="HTTP port; Slack posts to /slack/events on it."),
-    host: str = typer.Option("0.0.0.0", help="Interface to listen on."),  # noqa: S104 - Slack must reach it
+    host: str = typer.Option("0.0.0.0", help="Interface to listen on."),  # Slack must reach it
     socket: bool = typer.Option(
         False, "--socket", help="Use Socket Mode (needs SLACK_APP_TOKEN) instead of HTTP."
     ),

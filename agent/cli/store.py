@@ -491,7 +491,7 @@ def _ask_demo_questions(questions: list[tuple[str | None, str]], *, now: datetim
         console.print(f"\n{where}[bold]> {escape(question)}[/bold]", soft_wrap=True)
         try:
             answer = runner.ask(question, thread_id=f"demo-{number}", channel=channel, user="demo").answer
-        except Exception as error:  # noqa: BLE001 - one failed answer must not hide the others
+        except Exception as error:  # one failed answer must not hide the others
             failed += 1
             err_console.print(
                 f"[red]Could not answer: {type(error).__name__}: {escape(str(error))}[/red]", soft_wrap=True

@@ -124,7 +124,7 @@ def build_app(
     )
 
     @app.use
-    def provide_runtime(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002 - Bolt's name
+    def provide_runtime(context: BoltContext, next: Callable[[], None]) -> None:  # Bolt's name
         context[CONTEXT_KEY] = runtime
         next()
 
