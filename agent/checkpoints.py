@@ -28,9 +28,9 @@ def durable_checkpointer(*, database_url: str, data_dir: Path) -> BaseCheckpoint
     """
     url = make_url(database_url)
     if url.get_backend_name() == "postgresql":
-        from langgraph.checkpoint.postgres import PostgresSaver  # noqa: PLC0415 - only teams on PostgreSQL
-        from psycopg.rows import dict_row  # noqa: PLC0415
-        from psycopg_pool import ConnectionPool  # noqa: PLC0415
+        from langgraph.checkpoint.postgres import PostgresSaver  # lazy: only teams on PostgreSQL
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
 
         pool: ConnectionPool[Any] = ConnectionPool(
             conninfo=url.set(drivername="postgresql").render_as_string(hide_password=False),
@@ -43,7 +43,7 @@ def durable_checkpointer(*, database_url: str, data_dir: Path) -> BaseCheckpoint
         saver = PostgresSaver(pool)  # type: ignore[arg-type]
         saver.setup()
         return saver
-    from langgraph.checkpoint.sqlite import SqliteSaver  # noqa: PLC0415 - heavy; only when the agent runs
+    from langgraph.checkpoint.sqlite import SqliteSaver  # lazy: heavy; only when the agent runs
 
     data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteSaver(sqlite3.connect(data_dir / CHECKPOINTS_FILE, check_same_thread=False))

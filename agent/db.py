@@ -42,7 +42,7 @@ def make_engine(url: str) -> Engine:
 
 def alembic_config(engine: Engine) -> Any:
     """Returns an Alembic configuration that migrates `engine` with the packaged scripts."""
-    from alembic.config import Config  # noqa: PLC0415 - see is_up_to_date
+    from alembic.config import Config  # lazy: see is_up_to_date
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -52,7 +52,7 @@ def alembic_config(engine: Engine) -> Any:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Creates or upgrades the schema by running the Alembic migrations."""
-    from alembic import command  # noqa: PLC0415 - see is_up_to_date
+    from alembic import command  # lazy: see is_up_to_date
 
     command.upgrade(alembic_config(engine), revision)
 
@@ -122,6 +122,13 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def session_for(url: str) -> Iterator[Session]:
+    """Yields a session on the store at `url` (its engine made once per process), committed on success."""
+    with session_scope(engine_for(url)) as session:
+        yield session
 
 
 def dispose_engines() -> None:

@@ -58,7 +58,7 @@ def chatml_function_calling_results(
     **kwargs: Any,
 ) -> Any:
     """The stock `chatml-function-calling` handler, seeing tool results and offering tools by default."""
-    from llama_cpp import llama_chat_format  # noqa: PLC0415 - only in the server's own environment
+    from llama_cpp import llama_chat_format  # lazy: only in the server's own environment
 
     if tools and tool_choice is None:
         tool_choice = "auto"
@@ -166,8 +166,8 @@ def rename_max_completion_tokens(app: App) -> App:
 def main() -> None:
     """Runs the stock server's command line with the handler registered and the wrapper around its app."""
     # Imported here: the project's tests import this module without llama-cpp-python installed.
-    import llama_cpp.server.__main__ as server_main  # noqa: PLC0415
-    from llama_cpp import llama_chat_format  # noqa: PLC0415
+    import llama_cpp.server.__main__ as server_main
+    from llama_cpp import llama_chat_format
 
     llama_chat_format.register_chat_completion_handler(FORMAT)(chatml_function_calling_results)
     create_app = server_main.create_app

@@ -49,11 +49,30 @@ def load_chat_model(name: str) -> BaseChatModel:
     return _build_chat_model(resolve_model_name(name))
 
 
+def load_drafting_model(name: str) -> BaseChatModel | None:
+    """Load the chat model that writes summaries and postmortem sections, or None to extract offline.
+
+    ``offline`` (and ``auto`` without an OpenAI key) mean no model: the offline chat model routes
+    conversations to tools, it does not write prose, so drafts are extracted from the timeline instead.
+
+    Args:
+        name: ``offline``, ``openai:<model>`` or ``auto``.
+
+    Returns:
+        The chat model, or None for the offline extractive path.
+
+    Raises:
+        ModelUnavailable: For an unknown name or a model that cannot be loaded.
+    """
+    resolved = resolve_model_name(name)
+    return None if resolved == "offline" else load_chat_model(resolved)
+
+
 @lru_cache(maxsize=8)
 def _build_chat_model(resolved: str) -> BaseChatModel:
     if resolved == "offline":
         try:
-            from agent.offline import OfflineChatModel  # noqa: PLC0415 - loads the embedding model
+            from agent.offline import OfflineChatModel  # lazy: +1.1 s (onnxruntime) start-up
         except ImportError as error:
             raise ModelUnavailable(f"The offline model cannot be loaded: {error}") from error
         return OfflineChatModel()
@@ -62,7 +81,7 @@ def _build_chat_model(resolved: str) -> BaseChatModel:
         raise ModelUnavailable(
             f"{resolved} needs OPENAI_API_KEY (any value for a local OpenAI-compatible server)."
         )
-    from langchain_openai import ChatOpenAI  # noqa: PLC0415 - slow import, only for the LLM path
+    from langchain_openai import ChatOpenAI  # lazy: only the OpenAI path needs it
 
     return ChatOpenAI(
         model=resolved.removeprefix("openai:"),
@@ -123,7 +142,7 @@ def invoke_model(
     """Returns the model's reply, or `failure_message` with the error when every attempt failed."""
     try:
         reply = model.invoke(list(messages))
-    except Exception as error:  # noqa: BLE001 - any model failure becomes an answer, not a crash
+    except Exception as error:  # any model failure becomes an answer, not a crash
         return AIMessage(content=failure_message.format(reason=describe_failure(error))), error
     if not isinstance(reply, AIMessage):
         reply = AIMessage(content=str(reply.content))

@@ -682,7 +682,7 @@ def _since_phrase(phrase: str, now: datetime) -> datetime | None:
             # The most recent such day before today; "since Monday" on a Monday means a week ago.
             days_back = (now.weekday() - index) % 7 or 7
             return _start_of_day(now) - timedelta(days=days_back)
-    import dateparser  # noqa: PLC0415 - slow to import, and only needed for absolute dates
+    import dateparser  # lazy: slow to import, and only needed for absolute dates
 
     parsed = dateparser.parse(
         phrase,

@@ -24,6 +24,7 @@ from langgraph.graph.message import REMOVE_ALL_MESSAGES
 from langgraph.types import Command
 
 from agent.context import Context
+from agent.graph import builder
 from agent.incidents.exceptions import InvalidInput
 from agent.interpretation import Interpretation, interpret
 from agent.normalize import find_incident_refs
@@ -189,8 +190,6 @@ class AgentRunner:
             checkpointer: Keeps threads between turns; in memory when None (Slack passes a durable one).
             model: A model name or object overriding the context's.
         """
-        from graph import builder  # noqa: PLC0415 - keeps `import agent.runner` light for the CLI
-
         base = context or Context()
         if isinstance(model, str):
             base = replace(base, model=model)

@@ -15,8 +15,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from agent.db import session_scope
+from agent.importers.jsonl import import_jsonl
+from agent.postmortems.service import ensure_builtin_templates
 from evals.dataset import EVAL_NOW, ORGANISATIONS
-from evals.runner import EvalError, build_cached_store, demo_fingerprint, prepare_demo
+from evals.runner import EvalError
+from evals.store import build_cached_store, demo_fingerprint, prepare_demo
 
 PUBLIC_INCIDENTS = Path(__file__).parent / "orgs" / "public" / "incidents.jsonl"
 """The public organisation's incidents, in the `incident-copilot import` format."""
@@ -34,8 +37,6 @@ def _public_fingerprint() -> str:
 
 def prepare_public(*, cache_root: Path, rebuild: bool = False) -> Path:
     """Returns a folder holding the public organisation's store (`incidents.db` + `chroma/`), cached."""
-    from agent.importers.jsonl import import_jsonl  # noqa: PLC0415 - loads the store's models
-    from agent.postmortems.service import ensure_builtin_templates  # noqa: PLC0415
 
     def build(engine: Engine, index: Any) -> None:
         import_jsonl(engine=engine, path=PUBLIC_INCIDENTS, now=EVAL_NOW, actor=PUBLIC_ACTOR, index=index)

@@ -6,46 +6,26 @@ copy of the SQLite store and the Chroma index, so writes of one case never leak 
 through `AgentRunner` with the clock frozen at `EVAL_NOW`, the way the terminal runs the agent (the asker
 is an operator, so confirmed changes apply).
 
-Model calls are counted by a callback that every chat model in the process reports to while a case runs
-(`ModelMeter`); input tokens are estimated locally with `count_tokens_approximately` (about four
-characters a token, plus the tool schemas), never with a tokenizer download. With `--record` or
-`--replay`, each case runs inside its vcrpy cassette (`evals.cassettes`).
+The stores and their copies are `evals.store`, the counting of model calls `evals.metering` and the
+reports `evals.report`. With `--record` or `--replay`, each case runs inside its vcrpy cassette
+(`evals.cassettes`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import shutil
-import sqlite3
 import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import BaseMessage
-from langchain_core.messages.utils import count_tokens_approximately
-from langchain_core.outputs import LLMResult
-from langchain_core.tracers.context import register_configure_hook
-from sqlalchemy import Engine, func, select
-
-from agent.db import make_engine, upgrade
-from agent.incidents.models import (
-    AuditRecord,
-    Incident,
-    Postmortem,
-    Service,
-    TimelineEntry,
-    incident_services,
-)
+from agent.context import Context
+from agent.runner import AgentRunner
 from agent.settings import get_settings
 from evals.cassettes import (
     CASSETTE_DIR,
@@ -53,10 +33,10 @@ from evals.cassettes import (
     ReplayMiss,
     cassette_path,
     make_vcr,
-    model_slug,
     update_manifest,
 )
-from evals.dataset import EVAL_NOW, EVAL_SEED, Case, ExpectedState
+from evals.dataset import EVAL_NOW, Case, ExpectedState
+from evals.metering import metered
 from evals.scoring import (
     CaseResult,
     StoreSnapshot,
@@ -68,6 +48,7 @@ from evals.scoring import (
     is_false_zero,
     summarize,
 )
+from evals.store import copy_store, read_snapshot, snapshot_store, store_fingerprint
 
 Mode = Literal["live", "record", "replay"]
 
@@ -80,252 +61,9 @@ MAX_CONFIRMATIONS_PER_TURN = 5
 REPLAY_API_KEY = "replay-no-key"
 """Stands in for OPENAI_API_KEY during replay, when no request leaves the process."""
 
-_DEMO_SOURCES = (
-    "agent/demo",
-    "agent/importers",
-    "agent/incidents",
-    "agent/migrations",
-    "agent/postmortems",
-    "agent/search",
-    "agent/db.py",
-    "agent/normalize.py",
-    "agent/serialize.py",
-    "prompts",
-)
-"""What `build_demo` runs; a change to any of it invalidates a cached demo store."""
-
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 
 class EvalError(RuntimeError):
     """The suite cannot run as asked; the message says why and what to do."""
-
-
-# --- the demo store and its copies ----------------------------------------------------------------------
-
-
-def demo_fingerprint(*, now: datetime, seed: int) -> str:
-    """Returns a hash of everything a built demo store depends on: the clock, the seed and the build code."""
-    import chromadb  # noqa: PLC0415 - its version shapes the index files
-
-    digest = hashlib.sha256(f"{now.isoformat()}|{seed}|chromadb {chromadb.__version__}".encode())
-    for source in _DEMO_SOURCES:
-        root = _PROJECT_ROOT / source
-        files = sorted(root.rglob("*")) if root.is_dir() else [root]
-        for path in files:
-            if path.is_file() and path.suffix in {".py", ".md", ".txt", ".json", ".mako"}:
-                digest.update(path.relative_to(_PROJECT_ROOT).as_posix().encode())
-                digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def build_cached_store(
-    target: Path, build: Callable[[Engine, Any], object], *, rebuild: bool = False
-) -> Path:
-    """Returns `target` holding a store (`incidents.db` + `chroma/`) that `build(engine, index)` filled.
-
-    A store is built into a temporary folder beside `target` and moved into place only when complete, so
-    an interrupted build is never reused; a complete one is reused unless `rebuild`. Other stores of the
-    same cache folder (other fingerprints) are removed.
-    """
-    from agent.search.index import open_index  # noqa: PLC0415 - loads the embedding model
-
-    if rebuild:
-        shutil.rmtree(target, ignore_errors=True)
-    if (target / "incidents.db").is_file() and (target / "chroma").is_dir():
-        return target
-    cache_root = target.parent
-    cache_root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="building-", dir=cache_root))
-    try:
-        engine = make_engine(f"sqlite:///{staging / 'incidents.db'}")
-        upgrade(engine)
-        index = open_index(path=staging / "chroma")
-        build(engine, index)
-        index.client.close()
-        engine.dispose()
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    for stale in cache_root.iterdir():
-        if stale != target and stale.is_dir() and not stale.name.startswith("building-"):
-            shutil.rmtree(stale, ignore_errors=True)
-    return target
-
-
-def prepare_demo(
-    *, cache_root: Path, now: datetime = EVAL_NOW, seed: int = EVAL_SEED, rebuild: bool = False
-) -> Path:
-    """Returns a folder holding the demo store (`incidents.db` + `chroma/`), built now or found in the cache
-    (keyed by `demo_fingerprint`)."""
-    from agent.demo.build import build_demo  # noqa: PLC0415 - loads the embedding model
-
-    def build(engine: Engine, index: Any) -> None:
-        build_demo(engine=engine, index=index, now=now, seed=seed)
-
-    return build_cached_store(cache_root / demo_fingerprint(now=now, seed=seed), build, rebuild=rebuild)
-
-
-def _sqlite_copy(source: Path, target: Path) -> None:
-    # The backup API copies pages still in the write-ahead log, which a file copy could miss.
-    with (
-        contextlib.closing(sqlite3.connect(source)) as origin,
-        contextlib.closing(sqlite3.connect(target)) as copy,
-    ):
-        origin.backup(copy)
-
-
-def snapshot_store(source: Path, target: Path) -> Path:
-    """Returns `target` holding a consistent copy of the demo store in `source` (SQLite database and Chroma folder).
-
-    The databases are copied with SQLite's backup API, so the copy is one self-contained file each even
-    while `source` is open in WAL mode; `copy_store` then clones that copy with plain file copies.
-    """
-    target.mkdir(parents=True)
-    _sqlite_copy(source / "incidents.db", target / "incidents.db")
-    shutil.copytree(source / "chroma", target / "chroma", ignore=shutil.ignore_patterns("chroma.sqlite3*"))
-    _sqlite_copy(source / "chroma" / "chroma.sqlite3", target / "chroma" / "chroma.sqlite3")
-    return target
-
-
-def copy_store(template: Path, target: Path) -> Path:
-    """Returns `target` holding a copy of a store made by `snapshot_store` (cheap: plain file copies)."""
-    shutil.copytree(template, target)
-    return target
-
-
-def open_store(data_dir: Path) -> Engine:
-    """Returns an engine on the SQLite store of a demo folder (the caller disposes of it)."""
-    return make_engine(f"sqlite:///{data_dir / 'incidents.db'}")
-
-
-def store_fingerprint(data_dir: Path) -> tuple[int, ...]:
-    """Returns counts that every write moves: incidents and their versions, audit records, postmortems, entries."""
-    engine = open_store(data_dir)
-    try:
-        with engine.connect() as connection:
-            incidents = connection.execute(
-                select(
-                    func.count(),
-                    func.coalesce(func.sum(Incident.version), 0),
-                    func.coalesce(func.max(Incident.id), 0),
-                )
-            ).one()
-            audit = connection.execute(select(func.count(), func.coalesce(func.max(AuditRecord.id), 0))).one()
-            others = [
-                connection.scalar(select(func.count()).select_from(model))
-                for model in (Postmortem, TimelineEntry)
-            ]
-    finally:
-        engine.dispose()
-    return (*incidents, *audit, *(count or 0 for count in others))
-
-
-def read_snapshot(data_dir: Path) -> StoreSnapshot:
-    """Returns what the state check compares, read with plain SQL from the store in `data_dir`."""
-    engine = open_store(data_dir)
-    try:
-        with engine.connect() as connection:
-            services: dict[int, list[str]] = {}
-            joined = select(incident_services.c.incident_id, Service.name).join(
-                Service, Service.id == incident_services.c.service_id
-            )
-            for number, name in connection.execute(joined):
-                services.setdefault(number, []).append(name)
-            entries = dict(
-                connection.execute(
-                    select(TimelineEntry.incident_id, func.count()).group_by(TimelineEntry.incident_id)
-                ).all()
-            )
-            incidents: dict[int, dict[str, Any]] = {}
-            table = Incident.__table__
-            for row in connection.execute(select(table)).mappings():
-                fields = {
-                    name: row[name]
-                    for name in (
-                        "title",
-                        "severity",
-                        "status",
-                        "commander",
-                        "customer_impact",
-                        "root_cause",
-                        "remediation",
-                        "summary",
-                        "private",
-                        "version",
-                        "slack_channel_name",
-                    )
-                }
-                fields["services"] = sorted(services.get(row["id"], []))
-                fields["timeline_entries"] = entries.get(row["id"], 0)
-                incidents[row["id"]] = fields
-            postmortems = {
-                pm_id: (number, bool(linked))
-                for pm_id, number, linked in connection.execute(
-                    select(Postmortem.id, Postmortem.incident_id, Postmortem.linked)
-                )
-            }
-            audit = {
-                record_id: (action, number)
-                for record_id, action, number in connection.execute(
-                    select(AuditRecord.id, AuditRecord.action, AuditRecord.incident_id)
-                )
-            }
-    finally:
-        engine.dispose()
-    return StoreSnapshot(incidents=incidents, postmortems=postmortems, audit=audit)
-
-
-# --- counting model calls -------------------------------------------------------------------------------
-
-
-class ModelMeter(BaseCallbackHandler):
-    """Counts chat model calls and estimates their input tokens (messages plus tool schemas, ~4 chars a token)."""
-
-    def __init__(self) -> None:
-        """Starts at zero."""
-        self.calls = 0
-        self.input_tokens = 0
-        self.served_input_tokens = 0
-        self.output_tokens = 0
-
-    def on_chat_model_start(
-        self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kwargs: Any
-    ) -> None:
-        """Counts one call per batch of messages."""
-        tools = (kwargs.get("invocation_params") or {}).get("tools")
-        for batch in messages:
-            self.calls += 1
-            self.input_tokens += count_tokens_approximately(batch, tools=tools)
-
-    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
-        """Adds the tokens the model server says it read and wrote (real servers report `usage`)."""
-        for generations in response.generations:
-            for generation in generations:
-                usage = getattr(getattr(generation, "message", None), "usage_metadata", None) or {}
-                self.served_input_tokens += usage.get("input_tokens", 0)
-                self.output_tokens += usage.get("output_tokens", 0)
-
-
-_active_meter: ContextVar[ModelMeter | None] = ContextVar("incident_copilot_eval_meter", default=None)
-# Every chat model run configured while the variable is set reports to the meter, without the runner
-# having to thread callbacks through the agent's own calls.
-register_configure_hook(_active_meter, inheritable=True)
-
-
-@contextlib.contextmanager
-def metered() -> Iterator[ModelMeter]:
-    """Yields a meter that every chat model call inside the block reports to."""
-    meter = ModelMeter()
-    token = _active_meter.set(meter)
-    try:
-        yield meter
-    finally:
-        _active_meter.reset(token)
-
-
-# --- running cases --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -442,9 +180,7 @@ class SuiteRun:
         }
 
 
-def _context(case_dir: Path, options: RunOptions) -> Any:
-    from agent.context import Context  # noqa: PLC0415 - keeps `import evals.runner` light
-
+def _context(case_dir: Path, options: RunOptions) -> Context:
     return Context(
         model=options.model,
         now=EVAL_NOW,
@@ -540,8 +276,6 @@ def run_case(case: Case, *, case_dir: Path, baseline: Baseline, options: RunOpti
     Raises:
         ReplayMiss: in replay mode, when the agent made a request the cassette does not hold.
     """
-    from agent.runner import AgentRunner  # noqa: PLC0415 - compiles the graph; slow to import
-
     copy_store(baseline.template, case_dir)
     records: list[TurnRecord] = []
     try:
@@ -557,7 +291,7 @@ def run_case(case: Case, *, case_dir: Path, baseline: Baseline, options: RunOpti
                     )
     except ReplayMiss:
         raise
-    except Exception as error:  # noqa: BLE001 - a crashing case is a failed case, not a failed run
+    except Exception as error:  # a crashing case is a failed case, not a failed run
         detail = "".join(traceback.format_exception_only(error)).strip()
         return CaseResult(
             id=case.id,
@@ -693,93 +427,3 @@ def run_suite(
         split=split,
         selection=selection,
     )
-
-
-# --- reports --------------------------------------------------------------------------------------------
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
-
-
-def markdown_report(run: SuiteRun) -> str:
-    """Returns the Markdown report of a run: totals, per tag, slowest cases and every failure."""
-    summary = run.summary
-    overall = summary.overall
-    lines = [
-        f"# Evaluation run: {run.model} ({run.mode}), {run.split} cases over the {run.organisation} organisation",
-        "",
-        f"Started {run.started_at}; {run.selection}; {overall.cases} cases in {run.duration_s:.1f} s; threshold {_pct(run.threshold)}; "
-        f"**{'PASSED' if run.passed else 'FAILED'}**.",
-        "",
-        "| score | passed | tools | args | facts | state | unwanted writes | false zeros | p50 | p95 | model calls | input tokens |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        f"| {_pct(overall.score)} | {overall.passed}/{overall.cases} | "
-        + " | ".join(
-            f"{overall.checks[name]}/{overall.cases}" for name in ("tools", "args", "facts", "state")
-        )
-        + f" | {summary.unwanted_writes} | {summary.false_zeros} | {summary.latency_p50_s:.2f} s | {summary.latency_p95_s:.2f} s"
-        f" | {summary.model_calls} | {summary.input_tokens} |",
-        "",
-        f"Per case: {run.seconds_per_case:.2f} s, {summary.model_calls / max(overall.cases, 1):.1f} model calls, "
-        f"{summary.input_tokens / max(overall.cases, 1):.0f} input tokens (≈ chars/4)"
-        + (
-            f"; as the server counted: {summary.served_input_tokens / max(overall.cases, 1):.0f} input and "
-            f"{summary.output_tokens / max(overall.cases, 1):.0f} output tokens."
-            if summary.served_input_tokens
-            else "."
-        ),
-        "",
-        "## Per tag",
-        "",
-        "| tag | score | passed | tools | args | facts | state |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for tag, tally in summary.per_tag.items():
-        checks = " | ".join(
-            f"{tally.checks[name]}/{tally.cases}" for name in ("tools", "args", "facts", "state")
-        )
-        lines.append(f"| {tag} | {_pct(tally.score)} | {tally.passed}/{tally.cases} | {checks} |")
-    if summary.decided_by:
-        lines += ["", "## What decided the intent (offline model, turns)", ""]
-        lines += [f"- {way}: {count}" for way, count in sorted(summary.decided_by.items())]
-        lines += [f"  - {rule}: {count}" for rule, count in summary.rules.items()]
-    lines += [
-        "",
-        "## Slowest cases",
-        "",
-        "| case | latency | model calls | input tokens |",
-        "| --- | --- | --- | --- |",
-    ]
-    lines += [f"| {r.id} | {r.latency_s:.2f} s | {r.model_calls} | {r.input_tokens} |" for r in run.slowest()]
-    failed = [result for result in run.results if not result.passed]
-    lines += ["", f"## Failing cases ({len(failed)})", ""]
-    if run.split == "heldout":
-        # Reading a held-out question while fixing spends it; the report names failures, never their text.
-        lines += [f"- {result.id} ({', '.join(result.tags)})" for result in failed]
-        return "\n".join(lines).rstrip() + "\n"
-    for result in failed:
-        lines.append(f"### {result.id} ({', '.join(result.tags)})")
-        lines.append("")
-        lines += [f"- {failure}" for failure in result.failures]
-        for turn in result.turns:
-            answer = " ".join(turn.answer.split())
-            lines.append(f"- Q: {turn.question}")
-            lines.append(f"  - tools: {json.dumps(turn.tool_calls, ensure_ascii=False)}")
-            lines.append(f"  - A: {answer[:400]}{'…' if len(answer) > 400 else ''}")
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def write_reports(run: SuiteRun, report_dir: Path) -> tuple[Path, Path]:
-    """Returns the Markdown and JSON reports written for a run into `report_dir`."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    stamp = "".join(ch for ch in run.started_at if ch.isalnum())[:15]
-    stem = report_dir / f"eval-{run.split}-{run.organisation}-{model_slug(run.model)}-{run.mode}-{stamp}"
-    markdown = stem.with_suffix(".md")
-    data = stem.with_suffix(".json")
-    markdown.write_text(markdown_report(run), encoding="utf-8")
-    data.write_text(
-        json.dumps(run.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
-    )
-    return markdown, data

@@ -148,7 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: StubServer
     server_version = "incident-copilot-stub/1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class names it so
+    def log_message(self, format: str, *args: Any) -> None:  # the base class names it so
         """Keeps the stub quiet."""
 
     def _send_json(self, status: int, payload: dict[str, Any]) -> None:
@@ -167,7 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         return False
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         """Lists the stub model."""
         if self.path.rstrip("/") != "/v1/models":
             self._send_json(404, {"error": {"message": f"stub: no route {self.path}"}})
@@ -176,7 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
                 200, {"object": "list", "data": [{"id": STUB_MODEL, "object": "model", "owned_by": "stub"}]}
             )
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:  # http.server's naming
         """Answers chat completions."""
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send_json(404, {"error": {"message": f"stub: no route {self.path}"}})

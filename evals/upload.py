@@ -113,7 +113,7 @@ def record_experiment(
 
     With `upload_runs=False` the experiment is evaluated locally and nothing is sent.
     """
-    from langsmith import evaluate  # noqa: PLC0415 - only for uploads
+    from langsmith import evaluate  # lazy: only for uploads
 
     by_case = {result.id: result for result in run.results}
 

@@ -1,7 +1,7 @@
 """Prompts for drafting postmortem sections and incident summaries with a model.
 
 These are used on the real-model path; the offline path
-(:mod:`agent.postmortems.extract`) needs none of them. Every prompt is a
+(:mod:`agent.postmortems.extract`, :mod:`agent.summaries.extract`) needs none of them. Every prompt is a
 ``str.format`` template (literal braces are doubled) with these placeholders:
 
 * ``{incident}``: the incident record rendered as text (id, title, severity,
@@ -13,7 +13,7 @@ These are used on the real-model path; the offline path
 * ``{partials}`` (reduce step only): the map-step outputs, in time order.
 
 The sections a summary asks for are the fields of
-:class:`agent.postmortems.extract.Summary`, so the model output can be parsed
+:class:`agent.summaries.extract.Summary`, so the model output can be parsed
 into the same model the offline summary produces.
 """
 

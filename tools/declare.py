@@ -7,17 +7,12 @@ from typing import Any
 from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel, Field
 
+from agent.db import session_for
 from agent.incidents import service
 from agent.incidents.exceptions import InvalidInput
 from agent.normalize import parse_severity, resolve_service
-from tools._common import (
-    agent_tool,
-    confirmed_write,
-    context_of,
-    require_request,
-    state_value,
-    store_session,
-)
+from tools.confirmation import confirmed_write, require_request
+from tools.runtime import agent_tool, context_of, state_value
 
 
 class DeclareArgs(BaseModel):
@@ -53,7 +48,7 @@ def declare(
         raise InvalidInput("An incident needs a title; what is going wrong?")
     level = parse_severity(severity)
     require_request(runtime, "declare", wording="declare an incident")
-    with store_session(context) as db_session:
+    with session_for(context.database_url) as db_session:
         vocabulary = service.service_vocabulary(db_session=db_session)
         names = list(dict.fromkeys(resolve_service(name, vocabulary) for name in services or ()))
     impact = customer_impact.strip() if customer_impact and customer_impact.strip() else None

@@ -7,15 +7,10 @@ from typing import Any
 from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel
 
-from tools._common import (
-    agent_tool,
-    context_of,
-    drafting_model,
-    resolve_incident,
-    state_value,
-    store_session,
-    tool_reply,
-)
+from agent.db import session_for
+from agent.postmortems import service as postmortems
+from tools.results import tool_reply
+from tools.runtime import agent_tool, context_of, drafting_model, resolve_incident, state_value
 
 
 class DraftPostmortemArgs(BaseModel):
@@ -37,11 +32,9 @@ def draft_postmortem(
         template: Template name: "ai" (generated sections), "plain", or a team's own template.
         replace: Replace the postmortem already linked to the incident (the old one stays in its history).
     """
-    from agent.postmortems import service as postmortems  # noqa: PLC0415 - only drafts need it
-
     context = context_of(runtime)
     model = drafting_model(context)
-    with store_session(context) as db_session:
+    with session_for(context.database_url) as db_session:
         found = resolve_incident(db_session, incident, runtime)
         # Refuses (with the reason) unless resolved with enough messages and, without `replace`, unlinked.
         draft = postmortems.generate(

@@ -8,10 +8,12 @@ from typing import Any
 from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel
 
+from agent.db import session_for
 from agent.incidents import service
 from agent.postmortems import service as postmortems
 from agent.serialize import duration_text, incident_detail
-from tools._common import agent_tool, context_of, resolve_incident, store_session, tool_reply
+from tools.results import tool_reply
+from tools.runtime import agent_tool, context_of, resolve_incident
 
 
 class GetIncidentArgs(BaseModel):
@@ -31,7 +33,7 @@ def get_incident(runtime: ToolRuntime, incident: str) -> Any:
         incident: "incident-123", "#123", "INC-123", or "this incident" for the incident in focus.
     """
     context = context_of(runtime)
-    with store_session(context) as db_session:
+    with session_for(context.database_url) as db_session:
         found = resolve_incident(db_session, incident, runtime)
         payload = incident_detail(
             found,

@@ -8,6 +8,7 @@ from typing import Any
 from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel, Field
 
+from agent.db import session_for
 from agent.incidents import service
 from agent.incidents.enums import RESOLVED_STATUSES, Severity, Status
 from agent.normalize import (
@@ -18,7 +19,8 @@ from agent.normalize import (
     resolve_service,
 )
 from agent.serialize import incident_brief, iso
-from tools._common import agent_tool, context_of, store_session, tool_reply
+from tools.results import tool_reply
+from tools.runtime import agent_tool, context_of
 
 
 class QueryIncidentsArgs(BaseModel):
@@ -73,7 +75,7 @@ def query_incidents(
     window = parse_window_argument(time_frame, now)
     statuses = parse_status_filter(status) if status else None
     severities = frozenset(parse_severity(value) for value in severity) if severity else None
-    with store_session(context) as db_session:
+    with session_for(context.database_url) as db_session:
         vocabulary = service.service_vocabulary(db_session=db_session)
         service_names = tuple(dict.fromkeys(resolve_service(name, vocabulary) for name in services or ()))
         excluded = tuple(dict.fromkeys(resolve_service(name, vocabulary) for name in exclude_services or ()))

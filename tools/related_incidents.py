@@ -8,21 +8,16 @@ from typing import Any
 from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel, Field
 
+from agent.db import session_for
 from agent.incidents import service
 from agent.incidents.enums import RESOLVED_STATUSES
 from agent.incidents.exceptions import InvalidInput
 from agent.incidents.models import Incident
 from agent.normalize import ALL_TIME_START, TimeWindow, parse_window_argument
+from agent.search.hybrid import SIMILARITY_FLOOR, search_incidents
 from agent.serialize import incident_brief, iso
-from tools._common import (
-    agent_tool,
-    context_of,
-    index_for,
-    resolve_incident,
-    state_value,
-    store_session,
-    tool_reply,
-)
+from tools.results import tool_reply
+from tools.runtime import agent_tool, context_of, index_for, resolve_incident, state_value
 
 CLOSEST_FLOOR = 0.25
 """Similarity down to which the closest incidents are still shown, as weak matches, when none clears the
@@ -68,8 +63,6 @@ def related_incidents(
         time_frame: e.g. "past month", "since Monday"; omit for "right now".
         limit: Most incidents to return.
     """
-    from agent.search.hybrid import SIMILARITY_FLOOR, search_incidents  # noqa: PLC0415 - loads the embedding model
-
     context = context_of(runtime)
     now = context.clock()
     window = parse_window_argument(time_frame, now)
@@ -77,7 +70,7 @@ def related_incidents(
     if window is None:
         hours = context.related_window_hours
         window = TimeWindow(now - timedelta(hours=hours), now, f"active in the past {hours:g} hours")
-    with store_session(context) as db_session:
+    with session_for(context.database_url) as db_session:
         focus: Incident | None = None
         if incident or (not query and state_value(runtime, "focus_incident") is not None):
             focus = resolve_incident(db_session, incident, runtime)

@@ -7,19 +7,13 @@ from typing import Any
 from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel
 
+from agent.db import session_for
 from agent.incidents import service
 from agent.incidents.enums import Status
 from agent.normalize import parse_status
 from agent.permissions import check_may_change
-from tools._common import (
-    agent_tool,
-    confirmed_write,
-    context_of,
-    require_request,
-    resolve_incident,
-    state_value,
-    store_session,
-)
+from tools.confirmation import confirmed_write, require_request
+from tools.runtime import agent_tool, context_of, resolve_incident, state_value
 
 
 class SetStatusArgs(BaseModel):
@@ -43,7 +37,7 @@ def set_status(runtime: ToolRuntime, incident: str, status: str) -> Any:
     context = context_of(runtime)
     target = parse_status(status)
     require_request(runtime, "set_status", value=target, wording=f"mark an incident {target.value}")
-    with store_session(context) as db_session:
+    with session_for(context.database_url) as db_session:
         found = resolve_incident(db_session, incident, runtime)
         service.check_transition(Status(found.status), target, found.public_id)
         check_may_change(state_value(runtime, "user"), context=context, incident=found)

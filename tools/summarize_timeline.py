@@ -7,8 +7,13 @@ from typing import Any
 from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel
 
+from agent.db import session_for
 from agent.incidents.exceptions import InvalidInput
-from tools._common import agent_tool, context_of, drafting_model, resolve_incident, store_session, tool_reply
+from agent.postmortems import service as postmortems
+from agent.summaries.extract import SUMMARY_SECTIONS, NotEnoughTimeline
+from agent.summaries.render import render_summary_markdown
+from tools.results import tool_reply
+from tools.runtime import agent_tool, context_of, drafting_model, resolve_incident
 
 
 class SummarizeTimelineArgs(BaseModel):
@@ -24,16 +29,9 @@ def summarize_timeline(runtime: ToolRuntime, incident: str | None = None) -> Any
     Args:
         incident: The incident; defaults to the incident in focus.
     """
-    from agent.postmortems import service as postmortems  # noqa: PLC0415 - only summaries need it
-    from agent.postmortems.extract import (  # noqa: PLC0415
-        SUMMARY_SECTIONS,
-        NotEnoughTimeline,
-        render_summary_markdown,
-    )
-
     context = context_of(runtime)
     model = drafting_model(context)
-    with store_session(context) as db_session:
+    with session_for(context.database_url) as db_session:
         found = resolve_incident(db_session, incident, runtime)
         summary = postmortems.summarize(
             db_session=db_session,

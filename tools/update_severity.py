@@ -7,19 +7,13 @@ from typing import Any
 from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel
 
+from agent.db import session_for
 from agent.incidents import service
 from agent.incidents.exceptions import NoChange
 from agent.normalize import parse_severity
 from agent.permissions import check_may_change
-from tools._common import (
-    agent_tool,
-    confirmed_write,
-    context_of,
-    require_request,
-    resolve_incident,
-    state_value,
-    store_session,
-)
+from tools.confirmation import confirmed_write, require_request
+from tools.runtime import agent_tool, context_of, resolve_incident, state_value
 
 
 class UpdateSeverityArgs(BaseModel):
@@ -42,7 +36,7 @@ def update_severity(runtime: ToolRuntime, incident: str, severity: str) -> Any:
     context = context_of(runtime)
     target = parse_severity(severity)
     require_request(runtime, "update_severity", value=target, wording=f"set the severity to {target.value}")
-    with store_session(context) as db_session:
+    with session_for(context.database_url) as db_session:
         found = resolve_incident(db_session, incident, runtime)
         if found.severity == target.value:
             raise NoChange(f"{found.public_id} is already {target.value}.")

@@ -13,6 +13,8 @@ import typer
 from rich.markup import escape
 
 from agent.cli.common import ModelOption, NowOption, err_console, parse_now
+from agent.context import Context
+from agent.incidents.exceptions import IncidentCopilotError
 
 if TYPE_CHECKING:
     from agent.runner import AgentReply, AgentRunner, PendingConfirmation
@@ -28,9 +30,7 @@ YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Confirm changes wi
 
 
 def _runner(*, model: str | None, now: datetime | None, yes: bool) -> AgentRunner:
-    # Imported here so `incident-copilot --help` and other commands do not load LangGraph.
-    from agent.context import Context  # noqa: PLC0415
-    from agent.runner import AgentRunner  # noqa: PLC0415
+    from agent.runner import AgentRunner  # lazy: +2.7 s (LangGraph) start-up
 
     context = Context(
         model=model or "",
@@ -75,8 +75,6 @@ def ask(
     ] = False,
 ) -> None:
     """Answer one question about your incidents (changes ask for confirmation unless --yes)."""
-    from agent.incidents.exceptions import IncidentCopilotError  # noqa: PLC0415
-
     asker = user or getpass.getuser()
     thread_id = str(uuid.uuid4())
     try:
@@ -105,8 +103,6 @@ def chat(
     yes: YesOption = False,
 ) -> None:
     """Talk with the agent in the terminal; it remembers the conversation until you type exit."""
-    from agent.incidents.exceptions import IncidentCopilotError  # noqa: PLC0415
-
     asker = user or getpass.getuser()
     thread_id = str(uuid.uuid4())
     # Without --now the clock runs: a conversation can last a while.

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.cli.common import store_session
+from agent.feedback import service
 
 ExportOption = Annotated[
     Path | None,
@@ -27,8 +28,6 @@ def register(app: typer.Typer) -> None:
 
 def feedback(export: ExportOption = None, limit: LimitOption = 20) -> None:
     """Report the acceptance of answers (overall, per intent, per week) and list those voted down."""
-    from agent.feedback import service  # noqa: PLC0415 - keeps `--help` fast
-
     with store_session() as session:
         report = service.report(db_session=session, limit=limit)
     typer.echo(f"Acceptance: {_rate(report.overall.up, report.overall.down)}")

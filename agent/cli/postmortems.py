@@ -14,6 +14,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from agent.cli.common import ModelOption, NowOption, err_console, parse_now, store_session
+from agent.incidents import service as incident_service
+from agent.normalize import parse_incident_ref
+from agent.postmortems import service
+from agent.postmortems.templates import parse_template, validate_template
+from agent.settings import get_settings
+from agent.summaries.extract import NotEnoughTimeline
+from agent.summaries.render import render_summary_markdown
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -42,9 +49,6 @@ def register(app: typer.Typer) -> None:
 @templates_app.command("list")
 def templates_list() -> None:
     """List the postmortem templates, one line each (the built-in ones are always there)."""
-    from agent.postmortems import service
-    from agent.postmortems.templates import parse_template
-
     with store_session() as db_session:
         service.ensure_builtin_templates(db_session=db_session, now=parse_now(None))
         templates = service.list_templates(db_session=db_session)
@@ -61,8 +65,6 @@ def templates_list() -> None:
 @templates_app.command("show")
 def templates_show(name: Annotated[str, typer.Argument(help="Template name.")]) -> None:
     """Print a template's Markdown source."""
-    from agent.postmortems import service
-
     with store_session() as db_session:
         service.ensure_builtin_templates(db_session=db_session, now=parse_now(None))
         template = service.get_template_or_raise(db_session=db_session, name=name)
@@ -79,8 +81,6 @@ def templates_create(
     now: NowOption = None,
 ) -> None:
     """Save a new template after validating it (every problem is listed with its line)."""
-    from agent.postmortems import service
-
     body = _read(file)
     with store_session() as db_session:
         template = service.create_template(
@@ -94,8 +94,6 @@ def templates_validate(
     file: Annotated[Path, typer.Argument(help="Markdown file to check.", exists=True, dir_okay=False)],
 ) -> None:
     """Check a template file without saving it; exits 1 listing every problem as `line N, column C: reason`."""
-    from agent.postmortems.templates import parse_template, validate_template
-
     body = _read(file)
     errors = validate_template(body)
     for error in errors:
@@ -114,8 +112,6 @@ def templates_delete(
     now: NowOption = None,
 ) -> None:
     """Delete a custom template (built-in templates cannot be deleted; drafts keep their text)."""
-    from agent.postmortems import service
-
     with store_session() as db_session:
         service.delete_template(
             db_session=db_session, name=name, actor=user or getpass.getuser(), now=parse_now(now)
@@ -144,9 +140,6 @@ def postmortem_generate(
     ] = None,
 ) -> None:
     """Draft a postmortem of a resolved incident (15+ timeline messages), store it linked, and print it."""
-    from agent.normalize import parse_incident_ref
-    from agent.postmortems import service
-
     moment = parse_now(now)
     chat_model = _chat_model(model)
     with store_session() as db_session:
@@ -170,9 +163,6 @@ def postmortem_generate(
 @postmortem_app.command("show")
 def postmortem_show(incident: IncidentArgument) -> None:
     """Print the incident's linked postmortem."""
-    from agent.normalize import parse_incident_ref
-    from agent.postmortems import service
-
     with store_session() as db_session:
         draft = service.get_linked_or_raise(db_session=db_session, incident_id=parse_incident_ref(incident))
     typer.echo(draft.body, nl=not draft.body.endswith("\n"))
@@ -187,9 +177,6 @@ def postmortem_export(
     force: Annotated[bool, typer.Option("--force", help="Overwrite the file if it exists.")] = False,
 ) -> None:
     """Write the incident's linked postmortem to a Markdown file."""
-    from agent.normalize import parse_incident_ref
-    from agent.postmortems import service
-
     with store_session() as db_session:
         draft = service.get_linked_or_raise(db_session=db_session, incident_id=parse_incident_ref(incident))
     target = out or Path(f"incident-{draft.incident_id}-postmortem.md")
@@ -203,9 +190,6 @@ def postmortem_export(
 @postmortem_app.command("unlink")
 def postmortem_unlink(incident: IncidentArgument, user: UserOption = None, now: NowOption = None) -> None:
     """Unlink the incident's postmortem; it stays in the incident's history and a new one can be drafted."""
-    from agent.normalize import parse_incident_ref
-    from agent.postmortems import service
-
     with store_session() as db_session:
         draft = service.unlink(
             db_session=db_session,
@@ -221,10 +205,6 @@ def postmortem_unlink(incident: IncidentArgument, user: UserOption = None, now: 
 @postmortem_app.command("history")
 def postmortem_history(incident: IncidentArgument) -> None:
     """List every postmortem drafted for the incident, newest first, one line each."""
-    from agent.incidents import service as incident_service
-    from agent.normalize import parse_incident_ref
-    from agent.postmortems import service
-
     with store_session() as db_session:
         found = incident_service.get_or_raise(db_session=db_session, incident_id=parse_incident_ref(incident))
         drafts = service.history(db_session=db_session, incident_id=found.id)
@@ -256,10 +236,6 @@ def summary(
     ] = None,
 ) -> None:
     """Print a catch-up summary of an incident's timeline, citing its entries (needs 10+ messages)."""
-    from agent.normalize import parse_incident_ref
-    from agent.postmortems import service
-    from agent.postmortems.extract import NotEnoughTimeline, render_summary_markdown
-
     moment = parse_now(now)
     chat_model = _chat_model(model)
     with store_session() as db_session:
@@ -281,8 +257,7 @@ def summary(
 
 def _chat_model(name: str | None) -> BaseChatModel | None:
     """Returns the chat model `--model` names, or None for the offline (extractive) path."""
-    from agent.postmortems.llm import load_drafting_model
-    from agent.settings import get_settings
+    from agent.models import load_drafting_model  # lazy: +1.6 s (LangChain) start-up
 
     wanted = name or get_settings().model
     try:

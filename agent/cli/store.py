@@ -14,12 +14,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from agent.cli.common import console, err_console, parse_now, store_engine, store_session
+from agent.context import Context
+from agent.db import dispose_engines
+from agent.demo.build import DEMO_CHANNEL_QUESTIONS, DEMO_QUESTIONS, build_demo
 from agent.importers import RECORD_SCHEMA
+from agent.importers.jsonl import import_jsonl
+from agent.importers.slack_export import import_slack_export
+from agent.incidents import service
+from agent.incidents.exceptions import IncidentCopilotError, InvalidInput
+from agent.normalize import parse_incident_ref, parse_severity, parse_status_filter, parse_window_argument
+from agent.serialize import incident_brief, incident_detail, iso
+from agent.settings import get_settings
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
     from sqlalchemy.orm import Session
 
     from agent.incidents.models import Incident
@@ -39,29 +52,23 @@ incidents_app = typer.Typer(help="List and show incidents.", no_args_is_help=Tru
 
 def _fail(error: Exception) -> typer.Exit:
     """Prints the error on stderr (one line, as written) and returns the exit to raise."""
-    from rich.markup import escape  # noqa: PLC0415
-
     err_console.print(f"[red]{escape(str(error))}[/red]", soft_wrap=True)
     return typer.Exit(1)
 
 
 def _open_index() -> IncidentIndex:
-    from agent.search.index import open_index  # noqa: PLC0415
+    from agent.search.index import open_index  # lazy: +1.3 s (Chroma) start-up
 
     return open_index()
 
 
 def _moment(value: str | None, now: datetime) -> datetime | None:
     """Returns the start of the window a phrase names ("7 days", "past week", "since Monday", ISO date)."""
-    from agent.normalize import parse_window_argument  # noqa: PLC0415
-
     window = parse_window_argument(value, now)
     return None if window is None else window.since
 
 
 def _progress() -> Progress:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
-
     return Progress(
         TextColumn("{task.description:<10}"),
         BarColumn(),
@@ -118,11 +125,6 @@ def list_incidents(
     now: NowOption = None,
 ) -> None:
     """List incidents, newest first, with counts computed by the database."""
-    from agent.incidents import service  # noqa: PLC0415
-    from agent.incidents.exceptions import InvalidInput  # noqa: PLC0415
-    from agent.normalize import parse_severity, parse_status_filter  # noqa: PLC0415
-    from agent.serialize import incident_brief  # noqa: PLC0415
-
     clock = parse_now(now)
     # Domain errors raised inside store_session() are printed on stderr and exit with code 1.
     with store_session() as db_session:
@@ -157,9 +159,6 @@ def list_incidents(
 
 
 def _print_list(incidents: list[Incident], total: int, by_status: dict[str, int]) -> None:
-    from rich import box  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
-
     table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("id", no_wrap=True, min_width=12)
     table.add_column("sev", no_wrap=True, min_width=7)
@@ -192,10 +191,6 @@ def show_incident(
     json_output: JsonOption = False,
 ) -> None:
     """Show one incident: its fields, services, root cause, remediation and a timeline excerpt."""
-    from agent.incidents import service  # noqa: PLC0415
-    from agent.normalize import parse_incident_ref  # noqa: PLC0415
-    from agent.serialize import incident_detail  # noqa: PLC0415
-
     with store_session() as db_session:
         incident = service.get_or_raise(db_session=db_session, incident_id=parse_incident_ref(incident_ref))
         timeline = service.get_timeline(db_session=db_session, incident_id=incident.id)
@@ -215,9 +210,6 @@ def show_incident(
 
 
 def _print_detail(detail: dict[str, Any], *, private: bool) -> None:
-    from rich.markup import escape  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
-
     console.print(
         f"[bold]{detail['id']}[/bold]: {escape(detail['title'])}"
         + ("  [yellow](private)[/yellow]" if private else ""),
@@ -274,9 +266,6 @@ def import_file(
     now: NowOption = None,
 ) -> None:
     """Import incidents from a JSON-lines file; re-importing an id updates that incident."""
-    from agent.importers.jsonl import import_jsonl  # noqa: PLC0415
-    from agent.incidents.exceptions import IncidentCopilotError  # noqa: PLC0415
-
     clock = parse_now(now)
     try:
         index = None if no_index else _open_index()
@@ -313,10 +302,6 @@ def import_slack(
     now: NowOption = None,
 ) -> None:
     """Fill incident timelines from a Slack workspace export; importing it again adds nothing."""
-    from agent.importers.slack_export import import_slack_export  # noqa: PLC0415
-    from agent.incidents.exceptions import IncidentCopilotError  # noqa: PLC0415
-    from agent.settings import get_settings  # noqa: PLC0415
-
     try:
         report = import_slack_export(
             engine=store_engine(),
@@ -351,8 +336,7 @@ def _index_mismatch(db_session: Session, index: IncidentIndex) -> dict[str, list
     Compares each document's content hash with the one the store's current content gives, without
     embedding or writing anything.
     """
-    from agent.incidents import service  # noqa: PLC0415
-    from agent.search.index import (  # noqa: PLC0415
+    from agent.search.index import (  # lazy: +1.3 s (Chroma) start-up
         EMBED_BATCH,
         document_metadata,
         incident_document,
@@ -432,9 +416,6 @@ def reindex(
 
 def _reset_data_dir() -> None:
     """Deletes the SQLite store and the embedded index of the data folder, refusing anything else."""
-    from agent.db import dispose_engines  # noqa: PLC0415
-    from agent.settings import get_settings  # noqa: PLC0415
-
     settings = get_settings()
     if settings.database_url:
         raise _fail(
@@ -449,7 +430,7 @@ def _reset_data_dir() -> None:
     for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
         path.unlink(missing_ok=True)
     if settings.chroma_path.exists():
-        from chromadb.api.client import SharedSystemClient  # noqa: PLC0415
+        from chromadb.api.client import SharedSystemClient  # lazy: +0.2 s (Chroma) start-up
 
         # Chroma keeps one open system per folder in the process; drop it before its files go.
         SharedSystemClient.clear_system_cache()
@@ -467,11 +448,6 @@ def demo(
     ] = True,
 ) -> None:
     """Build the demo organisation into the data folder, then answer the sample questions."""
-    from agent.demo.build import DEMO_CHANNEL_QUESTIONS, DEMO_QUESTIONS, build_demo  # noqa: PLC0415
-    from agent.incidents import service  # noqa: PLC0415
-    from agent.incidents.exceptions import IncidentCopilotError  # noqa: PLC0415
-    from agent.settings import get_settings  # noqa: PLC0415
-
     clock = parse_now(now)
     if reset:
         _reset_data_dir()
@@ -506,10 +482,7 @@ def demo(
 
 def _ask_demo_questions(questions: list[tuple[str | None, str]], *, now: datetime) -> None:
     """Prints each question (with the channel it is asked in) and the agent's answer."""
-    from rich.markup import escape  # noqa: PLC0415
-
-    from agent.context import Context  # noqa: PLC0415
-    from agent.runner import AgentRunner  # noqa: PLC0415
+    from agent.runner import AgentRunner  # lazy: +2.7 s (LangGraph) start-up
 
     runner = AgentRunner(Context(now=now, source="cli", operator=True))
     failed = 0
@@ -518,7 +491,7 @@ def _ask_demo_questions(questions: list[tuple[str | None, str]], *, now: datetim
         console.print(f"\n{where}[bold]> {escape(question)}[/bold]", soft_wrap=True)
         try:
             answer = runner.ask(question, thread_id=f"demo-{number}", channel=channel, user="demo").answer
-        except Exception as error:  # noqa: BLE001 - one failed answer must not hide the others
+        except Exception as error:  # one failed answer must not hide the others
             failed += 1
             err_console.print(
                 f"[red]Could not answer: {type(error).__name__}: {escape(str(error))}[/red]", soft_wrap=True
@@ -540,10 +513,6 @@ def audit(
     json_output: JsonOption = False,
 ) -> None:
     """List the audit log, newest first: who changed what, when, from where, before and after."""
-    from agent.incidents import service  # noqa: PLC0415
-    from agent.normalize import parse_incident_ref  # noqa: PLC0415
-    from agent.serialize import iso  # noqa: PLC0415
-
     with store_session() as db_session:
         incident_id = parse_incident_ref(incident_ref) if incident_ref else None
         records = service.audit_log(db_session=db_session, incident_id=incident_id, limit=limit)
@@ -562,7 +531,6 @@ def audit(
     if json_output:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
-    from rich.markup import escape  # noqa: PLC0415
 
     for row in rows:
         # One line per record: it wraps on narrow terminals and greps well.

@@ -1,23 +1,22 @@
 """Import incidents from a JSON-lines file: check every line first, then write all of it in one transaction.
 
-The record schema is `agent.importers.RECORD_SCHEMA`. This module writes through the session itself, with
-bulk Core statements, because an import can carry hundreds of thousands of timeline entries and
-row-at-a-time service calls would take minutes; it keeps the rules of the service layer by hand:
-`version` starts at 1 and goes up by one on every update (the ORM's optimistic lock), an audit record
-describes the import, and the changed incidents go to the search index after the commit. An incident
-whose line matches what is stored is left alone, so importing the same file twice changes nothing.
+The record schema is `agent.importers.RECORD_SCHEMA`. This module reads and checks the lines; the write
+itself, with its rules (versions, services, audit record, search index, Slack messages kept), is
+`agent.incidents.bulk.upsert_incidents`. The changed incidents go to the search index after the commit.
+An incident whose line matches what is stored is left alone, so importing the same file twice changes
+nothing.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from pydantic import (
     BaseModel,
@@ -29,19 +28,18 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import Column, Engine, Integer, MetaData, Table, delete, insert, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from agent.db import session_scope
-from agent.incidents import service
-from agent.incidents.enums import EntrySource, Severity, Status, TimelineKind
+from agent.incidents import bulk, service
+from agent.incidents.enums import Severity, Status, TimelineKind
 from agent.incidents.exceptions import IncidentCopilotError, InvalidInput
-from agent.incidents.models import Incident, Service, TimelineEntry, incident_services
+from agent.incidents.models import Service
 from agent.normalize import parse_severity, parse_status
 
 if TYPE_CHECKING:
-    from agent.demo.generator import ServiceSpec
     from agent.search.index import IncidentIndex
 
 __all__ = [
@@ -49,6 +47,7 @@ __all__ = [
     "ImportReport",
     "IncidentRecord",
     "ProgressCallback",
+    "ServiceRecord",
     "ServicesReport",
     "TimelineRecord",
     "import_jsonl",
@@ -62,15 +61,6 @@ ProgressCallback = Callable[[str, int, int], None]
 
 PROGRESS_EVERY = 500
 """Lines (or incidents) between two progress calls."""
-
-_CHUNK = 500
-"""Ids per `IN (...)` query; far below every backend's parameter limit."""
-
-_STAGE_BATCH = 20_000
-"""Rows per executemany into a staging table."""
-
-_INCIDENTS: Table = Incident.__table__  # type: ignore[assignment]
-_TIMELINE: Table = TimelineEntry.__table__  # type: ignore[assignment]
 
 
 class ImportFileError(InvalidInput):
@@ -220,6 +210,15 @@ def _column_values(record: IncidentRecord) -> dict[str, Any]:
     return values
 
 
+def _incident_write(record: IncidentRecord) -> bulk.IncidentWrite:
+    return bulk.IncidentWrite(
+        id=record.id,
+        values=_column_values(record),
+        services=record.services,
+        timeline=record.timeline,
+    )
+
+
 def _default_responders(record: IncidentRecord) -> list[str]:
     people = [record.commander] if record.commander else []
     people += [entry.author for entry in record.timeline if entry.kind == TimelineKind.message]
@@ -299,16 +298,9 @@ def parse_jsonl(
 
 
 @dataclass
-class ImportReport:
-    """What an import did; every count comes from the rows written."""
+class ImportReport(bulk.BulkWrite):
+    """What an import did: the counts of the write, and how long writing and indexing took."""
 
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    timeline_entries: int = 0
-    skipped_entries: int = 0
-    services_created: int = 0
-    incident_ids: list[int] = field(default_factory=list)
     write_seconds: float = 0.0
     index_seconds: float | None = None
 
@@ -317,144 +309,8 @@ class ImportReport:
         """Returns how many incidents the file held."""
         return self.created + self.updated + self.unchanged
 
-    def counts(self) -> dict[str, int]:
-        """Returns the counts as a JSON-ready dict (what the audit record stores)."""
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "timeline_entries": self.timeline_entries,
-            "skipped_entries": self.skipped_entries,
-            "services_created": self.services_created,
-        }
-
 
 # --- writing -----------------------------------------------------------------------------------------
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _stage(db_session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> Table:
-    """Returns a temporary table holding `rows` (typed like `table`'s columns, plus their order)."""
-    stage = Table(
-        f"import_stage_{table.name}",
-        MetaData(),
-        Column("_order", Integer, primary_key=True),
-        *(Column(name, table.c[name.removeprefix("_")].type) for name in rows[0]),
-        prefixes=["TEMPORARY"],
-    )
-    stage.create(db_session.connection())
-    for start in range(0, len(rows), _STAGE_BATCH):
-        batch = rows[start : start + _STAGE_BATCH]
-        db_session.execute(insert(stage), [{"_order": start + n, **row} for n, row in enumerate(batch)])
-    return stage
-
-
-def _bulk_insert(db_session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Inserts rows with one INSERT ... SELECT from a staged copy.
-
-    One statement, not one per row: SQLite's full-text index (migration 0002 keeps it by triggers)
-    flushes its pending terms at the end of every statement, which made row-by-row inserts six times
-    slower than the same rows in one statement.
-    """
-    if not rows:
-        return
-    stage = _stage(db_session, table, rows)
-    names = list(rows[0])
-    db_session.execute(
-        insert(table).from_select(names, select(*(stage.c[name] for name in names)).order_by(stage.c._order))
-    )
-    stage.drop(db_session.connection())
-
-
-def _bulk_update(db_session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Updates rows by `_id` in one UPDATE ... FROM a staged copy, adding one to each `version`."""
-    stage = _stage(db_session, table, rows)
-    columns = [name for name in rows[0] if name != "_id"]
-    db_session.execute(
-        update(table)
-        .where(table.c.id == stage.c._id)
-        .values({name: stage.c[name] for name in columns} | {"version": table.c.version + 1})
-    )
-    stage.drop(db_session.connection())
-
-
-def _service_lookup(db_session: Session) -> dict[str, int]:
-    lookup: dict[str, int] = {}
-    for known in service.list_services(db_session=db_session):
-        lookup[known.name.lower()] = known.id
-        for alias in known.aliases:
-            lookup.setdefault(alias.lower(), known.id)
-    return lookup
-
-
-@dataclass
-class _Stored:
-    """What the store holds for an incident the file mentions."""
-
-    row: dict[str, Any]
-    service_ids: set[int] = field(default_factory=set)
-    imported: list[tuple[Any, ...]] = field(default_factory=list)
-    kept_keys: set[tuple[str, str]] = field(default_factory=set)
-
-
-def _load_stored(db_session: Session, ids: Sequence[int]) -> dict[int, _Stored]:
-    stored: dict[int, _Stored] = {}
-    columns = [_INCIDENTS.c[name] for name in ("id", "version", *_COLUMNS.values())]
-    for chunk in _chunks(ids):
-        found = 0
-        for row in db_session.execute(select(*columns).where(_INCIDENTS.c.id.in_(chunk))).mappings():
-            stored[row["id"]] = _Stored(row=dict(row))
-            found += 1
-        if not found:
-            continue
-        links = select(incident_services.c.incident_id, incident_services.c.service_id).where(
-            incident_services.c.incident_id.in_(chunk)
-        )
-        for incident_id, service_id in db_session.execute(links):
-            stored[incident_id].service_ids.add(service_id)
-        entries = (
-            select(
-                _TIMELINE.c.incident_id,
-                _TIMELINE.c.source,
-                _TIMELINE.c.at,
-                _TIMELINE.c.author,
-                _TIMELINE.c.kind,
-                _TIMELINE.c.text,
-                _TIMELINE.c.slack_channel_id,
-                _TIMELINE.c.slack_ts,
-            )
-            .where(_TIMELINE.c.incident_id.in_(chunk))
-            .order_by(_TIMELINE.c.incident_id, _TIMELINE.c.at, _TIMELINE.c.id)
-        )
-        for incident_id, source, *entry in db_session.execute(entries):
-            if source == EntrySource.import_:
-                stored[incident_id].imported.append(tuple(entry))
-            elif entry[-1] is not None:
-                stored[incident_id].kept_keys.add((entry[-2], entry[-1]))
-    return stored
-
-
-def _timeline_rows(
-    record: IncidentRecord, channel_id: str | None, kept_keys: set[tuple[str, str]]
-) -> tuple[list[tuple[Any, ...]], int]:
-    """Returns the entries to store as (at, author, kind, text, channel id, ts), and how many were skipped.
-
-    An entry whose Slack message is already stored from Slack itself is skipped: that copy is the live
-    one (it follows edits and deletions) and the unique (channel, ts) key allows only one.
-    """
-    rows: list[tuple[Any, ...]] = []
-    skipped = 0
-    for entry in sorted(record.timeline, key=lambda e: e.at):
-        entry_channel = channel_id if entry.ts is not None else None
-        if entry_channel is not None and (entry_channel, entry.ts) in kept_keys:
-            skipped += 1
-            continue
-        rows.append((entry.at, entry.author, entry.kind.value, entry.text, entry_channel, entry.ts))
-    return rows, skipped
 
 
 def _check_channels(
@@ -462,16 +318,12 @@ def _check_channels(
 ) -> None:
     file_ids = {record.id for _, record in records}
     claimed = {record.channel_id: (line, record.id) for line, record in records if record.channel_id}
-    for chunk in _chunks(list(claimed)):
-        owners = select(_INCIDENTS.c.slack_channel_id, _INCIDENTS.c.id).where(
-            _INCIDENTS.c.slack_channel_id.in_(chunk)
-        )
-        for channel_id, owner in db_session.execute(owners):
-            line, wanted = claimed[channel_id]
-            if owner != wanted and owner not in file_ids:
-                raise ImportFileError(
-                    line, f"channel_id {channel_id} is already linked to incident-{owner}", path=path
-                )
+    for channel_id, owner in bulk.channel_owners(db_session=db_session, channel_ids=claimed).items():
+        line, wanted = claimed[channel_id]
+        if owner != wanted and owner not in file_ids:
+            raise ImportFileError(
+                line, f"channel_id {channel_id} is already linked to incident-{owner}", path=path
+            )
 
 
 def import_records(
@@ -490,26 +342,26 @@ def import_records(
     New incidents are inserted with version 1; stored ones whose line differs are updated (version + 1),
     their services relinked and their imported timeline replaced; identical ones are left untouched.
     """
-    report = ImportReport()
     started = time.perf_counter()
     try:
         with session_scope(engine) as db_session:
-            _write(
-                db_session,
-                records,
+            _check_channels(db_session, records, path)
+            written = bulk.upsert_incidents(
+                db_session=db_session,
+                incidents=[_incident_write(record) for _, record in records],
+                columns=tuple(_COLUMNS.values()),
                 now=now,
                 actor=actor,
                 origin=origin,
-                report=report,
-                progress=progress,
-                path=path,
+                progress=None if progress is None else partial(progress, "writing"),
+                progress_every=PROGRESS_EVERY,
             )
     except IntegrityError as error:
         reason = str(error.orig).splitlines()[0] if error.orig else str(error)
         raise InvalidInput(
             f"The import conflicts with the stored incidents ({reason}); nothing was written."
         ) from None
-    report.write_seconds = time.perf_counter() - started
+    report = ImportReport(**vars(written), write_seconds=time.perf_counter() - started)
     if index is not None and report.incident_ids:
         started = time.perf_counter()
         with session_scope(engine) as db_session:
@@ -520,116 +372,6 @@ def import_records(
             )
         report.index_seconds = time.perf_counter() - started
     return report
-
-
-def _write(
-    db_session: Session,
-    records: Sequence[tuple[int, IncidentRecord]],
-    *,
-    now: datetime,
-    actor: str,
-    origin: str,
-    report: ImportReport,
-    progress: ProgressCallback | None,
-    path: Path | None,
-) -> None:
-    _check_channels(db_session, records, path)
-    stored = _load_stored(db_session, [record.id for _, record in records])
-
-    services_before = len(service.list_services(db_session=db_session))
-    lookup = _service_lookup(db_session)
-    unknown = {name for _, r in records for name in r.services if name.lower() not in lookup}
-    if unknown:
-        service.get_or_create_services(db_session=db_session, names=sorted(unknown))
-        lookup = _service_lookup(db_session)
-    report.services_created = len(service.list_services(db_session=db_session)) - services_before
-
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    links: list[dict[str, int]] = []
-    entries: list[dict[str, Any]] = []
-    for done, (_line, record) in enumerate(records, start=1):
-        if progress is not None and done % PROGRESS_EVERY == 0:
-            progress("writing", done, len(records))
-        values = _column_values(record)
-        service_ids = {lookup[name.lower()] for name in record.services}
-        existing = stored.get(record.id)
-        if existing is not None:
-            values = {**{k: v for k, v in existing.row.items() if k not in ("id", "version")}, **values}
-        rows, skipped = _timeline_rows(
-            record, values.get("slack_channel_id"), existing.kept_keys if existing else set()
-        )
-        if existing is not None:
-            same = (
-                all(existing.row[k] == v for k, v in values.items())
-                and existing.service_ids == service_ids
-                and existing.imported == rows
-            )
-            if same:
-                report.unchanged += 1
-                continue
-            updates.append({**values, "_id": record.id, "updated_at": now})
-            report.updated += 1
-        else:
-            inserts.append(
-                {
-                    "stable_at": None,
-                    "resolved_at": None,
-                    "completed_at": None,
-                    "slack_channel_id": None,
-                    "slack_channel_name": None,
-                    "private": False,
-                    **values,
-                    "id": record.id,
-                    "version": 1,
-                    "updated_at": now,
-                }
-            )
-            report.created += 1
-        report.incident_ids.append(record.id)
-        report.skipped_entries += skipped
-        links += [{"incident_id": record.id, "service_id": sid} for sid in sorted(service_ids)]
-        entries += [
-            {
-                "incident_id": record.id,
-                "at": at,
-                "author": author,
-                "kind": kind,
-                "text": text,
-                "source": EntrySource.import_.value,
-                "slack_channel_id": channel,
-                "slack_ts": ts,
-                "pinned": False,
-            }
-            for at, author, kind, text, channel, ts in rows
-        ]
-
-    updated_ids = [row["_id"] for row in updates]
-    for chunk in _chunks(updated_ids):
-        db_session.execute(
-            delete(_TIMELINE).where(
-                _TIMELINE.c.incident_id.in_(chunk), _TIMELINE.c.source == EntrySource.import_.value
-            )
-        )
-        db_session.execute(delete(incident_services).where(incident_services.c.incident_id.in_(chunk)))
-    if updates:
-        _bulk_update(db_session, _INCIDENTS, updates)
-    _bulk_insert(db_session, _INCIDENTS, inserts)
-    _bulk_insert(db_session, incident_services, links)
-    _bulk_insert(db_session, _TIMELINE, entries)
-    report.timeline_entries = len(entries)
-
-    if report.incident_ids:
-        service.record_import(
-            db_session=db_session,
-            incident_ids=report.incident_ids,
-            actor=actor,
-            action="import",
-            now=now,
-            after={"origin": origin, **report.counts()},
-        )
-    if progress is not None:
-        progress("writing", len(records), len(records))
 
 
 def import_jsonl(
@@ -672,6 +414,19 @@ def import_jsonl(
 # --- services ----------------------------------------------------------------------------------------
 
 
+class ServiceRecord(Protocol):
+    """A service to put in the catalogue; the demo organisation's `ServiceSpec` is one."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def aliases(self) -> tuple[str, ...]: ...
+    @property
+    def description(self) -> str: ...
+
+
 @dataclass
 class ServicesReport:
     """How many services an import created and how many it left as they were or updated."""
@@ -681,7 +436,7 @@ class ServicesReport:
     unchanged: int = 0
 
 
-def import_services(*, engine: Engine, services: Iterable[ServiceSpec]) -> ServicesReport:
+def import_services(*, engine: Engine, services: Iterable[ServiceRecord]) -> ServicesReport:
     """Returns the report of creating or updating services with their display names, descriptions and aliases."""
     report = ServicesReport()
     with session_scope(engine) as db_session:

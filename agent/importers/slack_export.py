@@ -16,14 +16,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from agent.db import session_scope
 from agent.incidents import service
-from agent.incidents.enums import EntrySource, TimelineKind
 from agent.incidents.exceptions import InvalidInput
-from agent.incidents.models import Incident, TimelineEntry
+from agent.incidents.models import Incident
 from agent.normalize import channel_incident_number
 
 if TYPE_CHECKING:
@@ -277,30 +276,25 @@ def import_slack_export(
             if incident.slack_channel_id is None:
                 incident.slack_channel_id = channel.id
                 incident.slack_channel_name = incident.slack_channel_name or channel.name
-            stored = set(
-                db_session.scalars(
-                    select(TimelineEntry.slack_ts).where(TimelineEntry.slack_channel_id == channel.id)
-                )
+            added = service.add_imported_slack_messages(
+                db_session=db_session,
+                messages=[
+                    service.SlackMessage(
+                        incident_id=incident.id,
+                        at=message.at,
+                        author=message.author,
+                        text=message.text,
+                        slack_channel_id=channel.id,
+                        slack_ts=message.ts,
+                        pinned=message.pinned,
+                        edited_at=message.edited_at,
+                    )
+                    for message in channel.messages
+                ],
             )
-            new = [m for m in channel.messages if m.ts not in stored]
-            report.already_present += len(channel.messages) - len(new)
-            db_session.add_all(
-                TimelineEntry(
-                    incident_id=incident.id,
-                    at=message.at,
-                    author=message.author,
-                    kind=TimelineKind.message.value,
-                    text=message.text,
-                    source=EntrySource.slack.value,
-                    slack_channel_id=channel.id,
-                    slack_ts=message.ts,
-                    pinned=message.pinned,
-                    edited_at=message.edited_at,
-                )
-                for message in new
-            )
-            if new:
-                report.added += len(new)
+            report.already_present += len(channel.messages) - added
+            if added:
+                report.added += added
                 report.incident_ids.append(incident.id)
         if report.incident_ids:
             service.record_import(

@@ -1,4 +1,4 @@
-"""SQLAlchemy models of incidents, their timelines, postmortems and the audit log."""
+"""SQLAlchemy models of incidents, their timelines, the service catalogue and the audit log."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -151,45 +150,6 @@ class TimelineEntry(Base):
     def deleted(self) -> bool:
         """Returns whether the message was deleted in Slack (the row is kept as a record)."""
         return self.deleted_at is not None
-
-
-class PostmortemTemplate(Base):
-    """A Markdown postmortem template with `{{incident.*}}` variables."""
-
-    __tablename__ = "postmortem_templates"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    body: Mapped[str] = mapped_column(Text)
-    builtin: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
-
-
-class Postmortem(Base):
-    """A postmortem draft; at most one per incident is linked, unlinked ones stay as history."""
-
-    __tablename__ = "postmortems"
-    __table_args__ = (
-        Index(
-            "uq_postmortem_linked_per_incident",
-            "incident_id",
-            unique=True,
-            sqlite_where=text("linked"),
-            postgresql_where=text("linked"),
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
-    template_name: Mapped[str] = mapped_column(String(100))
-    body: Mapped[str] = mapped_column(Text)
-    generated_by: Mapped[str] = mapped_column(String(100))
-    created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime]
-    linked: Mapped[bool] = mapped_column(Boolean, default=True)
-    unlinked_at: Mapped[datetime | None]
-    unlinked_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class AuditRecord(Base):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, delete, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -28,7 +28,6 @@ from agent.incidents.exceptions import (
 from agent.incidents.models import (
     AuditRecord,
     Incident,
-    ProcessedEvent,
     Service,
     TimelineEntry,
     incident_services,
@@ -39,6 +38,8 @@ MAX_WRITE_ATTEMPTS = 5
 T = TypeVar("T")
 
 CHANGED_KEY = "changed_incident_ids"
+_TS_CHUNK = 500
+"""Slack timestamps per `IN (...)` query; far below every backend's parameter limit."""
 
 
 # --- reads -------------------------------------------------------------------------------------------
@@ -643,40 +644,6 @@ def set_pinned(
 # --- Slack ingestion --------------------------------------------------------------------------------
 
 
-def mark_events_processed(*, db_session: Session, event_ids: Sequence[str], now: datetime) -> set[str]:
-    """Returns the Slack event ids recorded now (one commit); ids recorded before are left out."""
-    wanted = list(dict.fromkeys(event_ids))
-    if not wanted:
-        return set()
-    seen = set(db_session.scalars(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(wanted))))
-    fresh = [event_id for event_id in wanted if event_id not in seen]
-    try:
-        with db_session.begin_nested():
-            db_session.add_all(ProcessedEvent(event_id=event_id, received_at=now) for event_id in fresh)
-        db_session.commit()
-        return set(fresh)
-    except IntegrityError:
-        # Another process recorded some of them a moment ago: claim the rest one at a time.
-        db_session.rollback()
-    claimed: set[str] = set()
-    for event_id in fresh:
-        try:
-            with db_session.begin_nested():
-                db_session.add(ProcessedEvent(event_id=event_id, received_at=now))
-            db_session.commit()
-            claimed.add(event_id)
-        except IntegrityError:
-            db_session.rollback()
-    return claimed
-
-
-def prune_processed_events(*, db_session: Session, before: datetime) -> int:
-    """Returns how many processed-event records older than `before` were deleted (Slack retries for minutes, not days)."""
-    deleted = db_session.execute(delete(ProcessedEvent).where(ProcessedEvent.received_at < before))
-    db_session.commit()
-    return int(deleted.rowcount or 0)  # type: ignore[attr-defined]
-
-
 @dataclass(frozen=True)
 class SlackMessage:
     """A Slack message to store in an incident's timeline."""
@@ -689,6 +656,7 @@ class SlackMessage:
     slack_ts: str
     permalink: str | None = None
     pinned: bool = False
+    edited_at: datetime | None = None
 
 
 def add_slack_messages(*, db_session: Session, messages: Sequence[SlackMessage]) -> int:
@@ -697,46 +665,17 @@ def add_slack_messages(*, db_session: Session, messages: Sequence[SlackMessage])
     A message already stored (same channel and ts, in the store or earlier in `messages`) is skipped, so a
     burst with redeliveries stores each message once.
     """
-    fresh: dict[tuple[str, str], SlackMessage] = {}
-    for message in messages:
-        fresh.setdefault((message.slack_channel_id, message.slack_ts), message)
-    channels: dict[str, list[str]] = {}
-    for channel_id, ts in fresh:
-        channels.setdefault(channel_id, []).append(ts)
-    for channel_id, stamps in channels.items():
-        stored = db_session.scalars(
-            select(TimelineEntry.slack_ts).where(
-                TimelineEntry.slack_channel_id == channel_id, TimelineEntry.slack_ts.in_(stamps)
-            )
-        )
-        for ts in stored:
-            fresh.pop((channel_id, ts), None)
+    fresh = _unstored(db_session, messages)
     try:
         with db_session.begin_nested():
-            db_session.add_all(
-                TimelineEntry(
-                    incident_id=message.incident_id,
-                    at=message.at,
-                    author=message.author,
-                    kind=TimelineKind.message.value,
-                    text=message.text,
-                    source=EntrySource.slack.value,
-                    slack_channel_id=message.slack_channel_id,
-                    slack_ts=message.slack_ts,
-                    permalink=message.permalink,
-                    pinned=message.pinned,
-                )
-                for message in fresh.values()
-            )
-        for message in fresh.values():
-            _mark_changed(db_session, message.incident_id)
+            _add_messages(db_session, fresh)
         db_session.commit()
         return len(fresh)
     except IntegrityError:
         # Another process stored some of them a moment ago: add the rest one at a time.
         db_session.rollback()
     added = 0
-    for message in fresh.values():
+    for message in fresh:
         _entry, created = add_timeline_entry(
             db_session=db_session,
             incident_id=message.incident_id,
@@ -751,6 +690,60 @@ def add_slack_messages(*, db_session: Session, messages: Sequence[SlackMessage])
         )
         added += created
     return added
+
+
+def add_imported_slack_messages(*, db_session: Session, messages: Sequence[SlackMessage]) -> int:
+    """Returns how many messages were added to their timelines, without committing (an import's transaction).
+
+    A message already stored (same channel and ts, in the store or earlier in `messages`) is skipped, so
+    importing the same export twice adds nothing.
+    """
+    fresh = _unstored(db_session, messages)
+    _add_messages(db_session, fresh)
+    return len(fresh)
+
+
+def _unstored(db_session: Session, messages: Sequence[SlackMessage]) -> list[SlackMessage]:
+    """Returns the messages whose (channel, ts) is neither stored nor earlier in `messages`."""
+    fresh: dict[tuple[str, str], SlackMessage] = {}
+    for message in messages:
+        fresh.setdefault((message.slack_channel_id, message.slack_ts), message)
+    channels: dict[str, list[str]] = {}
+    for channel_id, ts in fresh:
+        channels.setdefault(channel_id, []).append(ts)
+    for channel_id, stamps in channels.items():
+        # An exported channel can hold more messages than a backend takes parameters in one statement.
+        for start in range(0, len(stamps), _TS_CHUNK):
+            stored = db_session.scalars(
+                select(TimelineEntry.slack_ts).where(
+                    TimelineEntry.slack_channel_id == channel_id,
+                    TimelineEntry.slack_ts.in_(stamps[start : start + _TS_CHUNK]),
+                )
+            )
+            for ts in stored:
+                fresh.pop((channel_id, ts), None)
+    return list(fresh.values())
+
+
+def _add_messages(db_session: Session, messages: Sequence[SlackMessage]) -> None:
+    db_session.add_all(
+        TimelineEntry(
+            incident_id=message.incident_id,
+            at=message.at,
+            author=message.author,
+            kind=TimelineKind.message.value,
+            text=message.text,
+            source=EntrySource.slack.value,
+            slack_channel_id=message.slack_channel_id,
+            slack_ts=message.slack_ts,
+            permalink=message.permalink,
+            pinned=message.pinned,
+            edited_at=message.edited_at,
+        )
+        for message in messages
+    )
+    for message in messages:
+        _mark_changed(db_session, message.incident_id)
 
 
 # --- search support (agent/search) -------------------------------------------------------------------

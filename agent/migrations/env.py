@@ -7,9 +7,12 @@ from sqlalchemy import Engine
 
 from agent.assistant import models as _assistant_models  # noqa: F401 - registers assistant_threads
 from agent.catchups import models as _catchup_models  # noqa: F401 - registers catchup_marks
+from agent.db import make_engine
 from agent.feedback import models as _feedback_models  # noqa: F401 - registers answers and votes
 from agent.incidents.models import Base
 from agent.outbox import models as _outbox_models  # noqa: F401 - registers the outbox table
+from agent.postmortems import models as _postmortem_models  # noqa: F401 - registers postmortems, templates
+from agent.settings import get_settings
 
 config = context.config
 target_metadata = Base.metadata
@@ -20,9 +23,6 @@ def _engine() -> Engine:
     if engine is not None:
         return engine
     # Run from the `alembic` command line: use the configured store.
-    from agent.db import make_engine
-    from agent.settings import get_settings
-
     return make_engine(get_settings().sqlalchemy_url)
 
 

@@ -448,7 +448,7 @@ _SENTENCE_SPLIT_RE = re.compile(r"(?<=[?!.;])\s+|\s+[—–]\s+|\s+-\s+|\(|\)")
 def real_words() -> frozenset[str]:
     """Returns the English words of the embedding model's vocabulary (never taken for misspellings)."""
     # Lazy: importing the embedding module loads chromadb (0.64 s measured), which a count never needs.
-    from agent.search.embedding import known_words  # noqa: PLC0415
+    from agent.search.embedding import known_words
 
     return known_words()
 

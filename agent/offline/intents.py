@@ -538,7 +538,7 @@ class SimilarityClassifier:
 
     def _model(self) -> MiniLMEmbedding:
         if self._embedding is None:
-            from agent.search.embedding import get_embedding  # noqa: PLC0415 - loads onnxruntime
+            from agent.search.embedding import get_embedding  # lazy: loads onnxruntime
 
             self._embedding = get_embedding()
         return self._embedding

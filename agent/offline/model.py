@@ -539,7 +539,7 @@ def _aspects(intent: Intent, signals: Signals, conversation: Conversation) -> tu
 
 @lru_cache(maxsize=8)
 def _services_of_store(database_url: str) -> tuple[ServiceName, ...]:
-    from agent.db import engine_for, session_scope  # noqa: PLC0415 - only when a graph runs over a store
+    from agent.db import engine_for, session_scope  # lazy: only when a graph runs over a store
 
     with session_scope(engine_for(database_url)) as db_session:
         return tuple(service.service_vocabulary(db_session=db_session))
@@ -554,8 +554,8 @@ def _in_store(database_url: str, kind: Literal["title", "incident"], value: str 
     """Returns whether some incident title holds the word, or the incident number exists."""
     if (database_url, kind, value) in _SEEN_IN_STORE:
         return True
-    from agent.db import engine_for, session_scope  # noqa: PLC0415 - only when a graph runs over a store
-    from agent.search.keyword import title_term_counts  # noqa: PLC0415
+    from agent.db import engine_for, session_scope  # lazy: only when a graph runs over a store
+    from agent.search.keyword import title_term_counts
 
     with session_scope(engine_for(database_url)) as db_session:
         if kind == "title":
@@ -568,7 +568,7 @@ def _in_store(database_url: str, kind: Literal["title", "incident"], value: str 
 
 
 def _runtime_database_url() -> str | None:
-    from langgraph.runtime import get_runtime  # noqa: PLC0415
+    from langgraph.runtime import get_runtime
 
     try:
         runtime = get_runtime()

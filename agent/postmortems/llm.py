@@ -1,6 +1,6 @@
 """Summaries and postmortem sections written by a real chat model, within a token budget.
 
-The offline path (:mod:`agent.postmortems.extract`) needs no model; this module is used when one is
+The offline path (:mod:`agent.summaries.extract`, :mod:`agent.postmortems.extract`) needs no model; this module is used when one is
 configured. It keeps the same promises as the offline path:
 
 * **Nothing is left out silently.** A timeline is cut into chunks that each fit the per-call budget, and
@@ -31,25 +31,21 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from agent.incidents.exceptions import IncidentCopilotError
-
-# Package-internal helpers, shared so that model citations render exactly like offline ones.
-from agent.postmortems.extract import (
+from agent.postmortems.extract import Section, _ref, _unique
+from agent.summaries.extract import (
     MAX_POINTS_PER_SECTION,
     SUMMARY_SECTIONS,
     Citation,
     EntryView,
     IncidentView,
     Point,
-    Section,
     Summary,
-    _citation,
-    _clock,
-    _collapse,
-    _live,
-    _ref,
-    _spans_days,
-    _timestamp,
-    _unique,
+    citation_for,
+    clock_time,
+    collapse_space,
+    live_entries,
+    spans_days,
+    utc_stamp,
 )
 from prompts.postmortem import (
     POSTMORTEM_SYSTEM_PROMPT,
@@ -68,7 +64,6 @@ __all__ = [
     "count_tokens",
     "draft_sections",
     "format_incident",
-    "load_drafting_model",
     "model_label",
     "summarize_with_model",
 ]
@@ -155,27 +150,6 @@ def model_label(model: BaseChatModel) -> str:
     return llm_type
 
 
-def load_drafting_model(name: str) -> BaseChatModel | None:
-    """Load the chat model that writes summaries and postmortem sections, or None to extract offline.
-
-    ``offline`` (and ``auto`` without an OpenAI key) mean no model: the offline chat model routes
-    conversations to tools, it does not write prose, so drafts are extracted from the timeline instead.
-
-    Args:
-        name: ``offline``, ``openai:<model>`` or ``auto``.
-
-    Returns:
-        The chat model, or None for the offline extractive path.
-
-    Raises:
-        agent.models.ModelUnavailable: For an unknown name or a model that cannot be loaded.
-    """
-    from agent.models import load_chat_model, resolve_model_name  # settings and providers, only when asked
-
-    resolved = resolve_model_name(name)
-    return None if resolved == "offline" else load_chat_model(resolved)
-
-
 def format_incident(incident: IncidentView) -> str:
     """Render the incident record for the ``{incident}`` prompt placeholder.
 
@@ -187,10 +161,10 @@ def format_incident(incident: IncidentView) -> str:
     """
 
     def value(text: str | None) -> str:
-        return _collapse(text) or "not recorded"
+        return collapse_space(text) or "not recorded"
 
     def moment(at: datetime | None) -> str:
-        return _timestamp(at) if at is not None else "not recorded"
+        return utc_stamp(at) if at is not None else "not recorded"
 
     return "\n".join(
         [
@@ -233,8 +207,8 @@ def chunk_timeline(entries: Iterable[EntryView], *, max_tokens: int) -> list[str
             f"a timeline part needs at least {MIN_TIMELINE_TOKENS} tokens, got {max_tokens}; "
             "raise the context budget"
         )
-    live = _live(entries)
-    with_date = _spans_days(entry.at for entry in live)
+    live = live_entries(entries)
+    with_date = spans_days(entry.at for entry in live)
     parts: list[str] = []
     lines: list[str] = []
     used = 0
@@ -282,7 +256,7 @@ def summarize_with_model(
         ModelCallFailed: If a model call fails.
         ValueError: If the budget leaves no room for timeline text.
     """
-    timeline = _live(entries)
+    timeline = live_entries(entries)
     stats = LLMStats()
     incident_text = format_incident(incident)
     notes = _map_and_reduce(
@@ -344,7 +318,7 @@ def draft_sections(
     unknown = [field for field in fields if field not in SECTION_PROMPTS]
     if unknown:
         raise ValueError(f"no section prompt for {', '.join(unknown)}")
-    timeline = _live(entries)
+    timeline = live_entries(entries)
     stats = LLMStats()
     if not fields:
         return {}, stats
@@ -373,7 +347,7 @@ def draft_sections(
     stats.section_calls += len(requests)
     texts = _call_all(model, requests, stats, max_concurrency=max_concurrency)
     by_id = {entry.id: entry for entry in timeline}
-    with_date = _spans_days([incident.declared_at, *(entry.at for entry in timeline)])
+    with_date = spans_days([incident.declared_at, *(entry.at for entry in timeline)])
     sections = {
         field: _checked_section(text, by_id, with_date, stats)
         for field, text in zip(fields, texts, strict=True)
@@ -472,8 +446,8 @@ def _overhead(prompt: str, **values: Any) -> int:
 
 def _entry_lines(entry: EntryView, *, with_date: bool, max_tokens: int) -> list[str]:
     """One prompt line for an entry, or numbered pieces when it would not fit one part."""
-    head = f"[#{entry.id} {_clock(entry.at, with_date)} {entry.author}]"
-    text = _collapse(entry.text)
+    head = f"[#{entry.id} {clock_time(entry.at, with_date)} {entry.author}]"
+    text = collapse_space(entry.text)
     line = f"{head} ({entry.kind}) {text}"
     if count_tokens(line + "\n") <= max_tokens:
         return [line]
@@ -560,11 +534,11 @@ def _checked_point(text: str, by_id: dict[int, EntryView], stats: LLMStats) -> P
     cited = [int(match.group(1)) for match in _CITATION_RE.finditer(text)]
     valid = [by_id[entry_id] for entry_id in cited if entry_id in by_id]
     stats.invalid_citations += len(cited) - len(valid)
-    clean = _collapse(_CITATION_RE.sub("", text)).rstrip(" ,;")
+    clean = collapse_space(_CITATION_RE.sub("", text)).rstrip(" ,;")
     if not clean or (not valid and _RECORD_MARK not in clean.lower()):
         stats.dropped_points += 1
         return None
-    citations: list[Citation] = [_citation(entry) for entry in _unique(valid)]
+    citations: list[Citation] = [citation_for(entry) for entry in _unique(valid)]
     return Point(text=clean, citations=citations)
 
 
@@ -580,7 +554,7 @@ def _checked_section(text: str, by_id: dict[int, EntryView], with_date: bool, st
             + "._",
         ]
     return Section(
-        text="\n".join(lines).strip(), citations=[_citation(entry) for entry in _unique(checked.cited)]
+        text="\n".join(lines).strip(), citations=[citation_for(entry) for entry in _unique(checked.cited)]
     )
 
 

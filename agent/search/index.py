@@ -588,7 +588,7 @@ def follow_store(target: Engine | sessionmaker[Session], index: IncidentIndex) -
             index.refresh(session)
         except SearchUnavailable:
             logger.warning("search index unreachable; the change stays queued until it is back")
-        except Exception:  # noqa: BLE001 - the write is committed; the queue keeps the change
+        except Exception:  # the write is committed; the queue keeps the change
             logger.exception("could not update the search index after a commit")
 
     listened: Any = Session if isinstance(target, Engine) else target

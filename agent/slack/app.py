@@ -17,8 +17,6 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
-from agent.checkpoints import durable_checkpointer
-from agent.context import Context
 from agent.db import engine_for
 from agent.settings import Settings
 from agent.slack.catchup import CatchupCache, catchup_summary
@@ -27,6 +25,7 @@ from agent.slack.delivery import SlackDelivery, retry_handlers
 from agent.slack.directory import SlackDirectory
 from agent.slack.ingest import TimelineIngest
 from agent.slack.listeners import register_listeners
+from agent.slack.runners import default_runner
 from agent.slack.runtime import (
     CONTEXT_KEY,
     TIMELINE_SYNC_MODES,
@@ -38,6 +37,7 @@ from agent.slack.runtime import (
 from agent.slack.store import StoreWriter
 from agent.slack.thread_context import StoreThreadContexts
 from agent.slack.turns import post_error
+from agent.slack.workers import ProcessRunner
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def build_app(
     )
 
     @app.use
-    def provide_runtime(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002 - Bolt's name
+    def provide_runtime(context: BoltContext, next: Callable[[], None]) -> None:  # Bolt's name
         context[CONTEXT_KEY] = runtime
         next()
 
@@ -145,34 +145,9 @@ def api_base_url(url: str) -> str:
     return url if url.endswith("/") else f"{url}/"
 
 
-def default_runner(*, settings: Settings, database_url: str) -> Runner:
-    """Returns the agent runner for Slack, with a durable checkpointer so a paused write survives a restart.
-
-    Channel membership is Slack's to know, so this layer checks it: whoever asks has posted in the channel,
-    and whoever confirms is checked with `conversations.members` before the agent resumes. Under the
-    `channel_members` policy the agent is therefore told `anyone`; the `responders` policy it enforces
-    itself, on the asker and on the confirmer.
-    """
-    from agent.runner import AgentRunner  # noqa: PLC0415
-
-    policy = settings.write_permission
-    context = Context(
-        model=settings.model,
-        source="slack",
-        database_url=database_url,
-        data_dir=str(settings.data_dir),
-        write_permission="anyone" if policy == "channel_members" else policy,
-    )
-    return AgentRunner(
-        context, checkpointer=durable_checkpointer(database_url=database_url, data_dir=settings.data_dir)
-    )
-
-
 def _default_factory(settings: Settings, engine: Engine, processes: int) -> Callable[[], Runner]:
     database_url = engine.url.render_as_string(hide_password=False)
     if processes > 0:
-        from agent.slack.workers import ProcessRunner  # noqa: PLC0415
-
         return lambda: ProcessRunner(settings=settings, database_url=database_url, processes=processes)
     return lambda: default_runner(settings=settings, database_url=database_url)
 

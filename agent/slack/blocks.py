@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from agent.postmortems.extract import format_duration
+from agent.serialize import format_duration
 from prompts import slack as slack_text
 
 Block = dict[str, Any]

@@ -22,8 +22,9 @@ from agent.catchups import service as catchups
 from agent.db import session_scope
 from agent.incidents import service
 from agent.postmortems import service as postmortems
-from agent.postmortems.extract import NotEnoughTimeline, render_summary_slack_mrkdwn
 from agent.slack.blocks import catchup_blocks, since_blocks
+from agent.summaries.extract import NotEnoughTimeline
+from agent.summaries.render import render_summary_slack_mrkdwn
 
 MIN_MESSAGES = 10
 """A channel with fewer messages is short enough to read; no summary is offered."""

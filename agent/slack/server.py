@@ -101,7 +101,7 @@ def _exit_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
 
 
-def serve_http(app: App, *, host: str = "0.0.0.0", port: int = 3000) -> None:  # noqa: S104 - Slack must reach it
+def serve_http(app: App, *, host: str = "0.0.0.0", port: int = 3000) -> None:  # Slack must reach it
     """Serves the app over HTTP until interrupted or terminated."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     _exit_on_sigterm()

@@ -19,6 +19,7 @@ from typing import Any, Unpack
 
 from agent.runner import AgentReply, Progress, TurnEvent, TurnOptions
 from agent.settings import Settings
+from agent.slack.runners import default_runner
 from agent.slack.runtime import Runner
 
 _runner: Runner | None = None
@@ -30,8 +31,6 @@ WORKER_NICENESS = 10
 
 
 def _start_worker(settings: Settings, database_url: str) -> None:
-    from agent.slack.app import default_runner  # noqa: PLC0415 - the worker imports the app lazily
-
     global _runner
     if hasattr(os, "nice"):
         os.nice(WORKER_NICENESS)

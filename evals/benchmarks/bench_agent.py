@@ -44,6 +44,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from agent.context import Context
 from agent.db import make_engine, upgrade
 from agent.demo.build import DEMO_QUESTIONS, build_demo
+from agent.graph import builder
 from agent.runner import AgentRunner
 from agent.search.index import open_index
 from tools import TOOLS
@@ -142,8 +143,6 @@ def _cached_tiktoken() -> Any | None:
 
 def llm_path_tokens(context: Context) -> None:
     """Counts the input tokens of each model request for a one-tool question."""
-    from graph import builder
-
     recorder = RequestRecorder()
     graph = builder.compile(checkpointer=InMemorySaver())
     result = graph.invoke(

@@ -39,7 +39,7 @@ from agent.incidents import service as incident_service
 from agent.incidents.enums import EntrySource, Severity, Status
 from agent.postmortems import llm
 from agent.postmortems import service as postmortem_service
-from agent.postmortems.extract import Summary
+from agent.summaries.extract import Summary
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 PEOPLE = ["Priya", "Marcus", "Sofia", "Daniel", "Hannah", "Kenji", "Aisha", "Tom", "Elena", "Chloe"]

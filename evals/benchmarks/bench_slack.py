@@ -44,7 +44,7 @@ from agent.db import make_engine, session_scope, upgrade
 from agent.demo.build import build_demo
 from agent.incidents import service
 from agent.incidents.models import TimelineEntry
-from tests.integration_tests.fake_slack import (
+from evals.fake_slack import (
     FakeSlack,
     SlackSender,
     event_callback,

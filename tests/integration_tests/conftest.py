@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine
 
 from agent.db import make_engine, upgrade
+from evals.fake_slack import FakeSlack
 from tests.conftest import NOW
-from tests.integration_tests.fake_slack import FakeSlack
 from tests.integration_tests.slack_world import (
     CHLOE,
     GENERAL,

@@ -13,7 +13,8 @@ import pytest
 
 from evals.dataset import load_split
 from evals.organisations import prepare_public
-from evals.runner import DEFAULT_THRESHOLD, RunOptions, SuiteRun, markdown_report, run_suite, write_reports
+from evals.report import markdown_report, write_reports
+from evals.runner import DEFAULT_THRESHOLD, RunOptions, SuiteRun, run_suite
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-import graph
+from agent import graph
 from evals.cassettes import CASSETTE_DIR, MANIFEST, RERECORD_HINT, ReplayMiss, cassette_path, find_secrets
 from evals.dataset import load_split
 from evals.runner import RunOptions, run_suite

@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 from agent.db import session_scope
 from agent.incidents import service
 from agent.slack.blocks import CONFIRM_ACTION
+from evals.fake_slack import FakeSlack, SlackSender, block_actions_payload, mention_event
 from tests.conftest import NOW, declare_incidents, fresh_postgres
-from tests.integration_tests.fake_slack import FakeSlack, SlackSender, block_actions_payload, mention_event
 from tests.servers.chroma import ChromaServer
 from tests.servers.slack_replica import SlackReplica
 

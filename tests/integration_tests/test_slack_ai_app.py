@@ -27,13 +27,13 @@ from agent.incidents.enums import EntrySource, Severity
 from agent.runner import AgentReply
 from agent.slack.blocks import FEEDBACK_ACTION, FULL_SUMMARY_ACTION
 from agent.slack.streaming import STREAM_AFTER_CHARS
-from tests.conftest import NOW, DemoStore
-from tests.integration_tests.fake_slack import (
+from evals.fake_slack import (
     TEAM_ID,
     FakeSlack,
     block_actions_payload,
     mention_event,
 )
+from tests.conftest import NOW, DemoStore
 from tests.integration_tests.slack_world import (
     CHLOE,
     GENERAL,

@@ -51,8 +51,7 @@ from agent.slack.runtime import SlackRuntime
 from agent.slack.server import EVENTS_PATH, serve_in_background
 from agent.slack.store import StoreWriter
 from agent.slack.turns import GENERIC_ERROR
-from tests.conftest import NOW, DemoStore, fresh_postgres
-from tests.integration_tests.fake_slack import (
+from evals.fake_slack import (
     BOT_ID,
     BOT_USER_ID,
     TEAM_URL,
@@ -64,6 +63,7 @@ from tests.integration_tests.fake_slack import (
     mention_event,
     message_event,
 )
+from tests.conftest import NOW, DemoStore, fresh_postgres
 from tests.integration_tests.slack_world import (
     CHLOE,
     GENERAL,

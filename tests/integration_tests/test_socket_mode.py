@@ -19,14 +19,14 @@ from agent.slack.app import build_app, runtime_for
 from agent.slack.blocks import CONFIRM_ACTION, HELP_TEXT
 from agent.slack.runtime import SlackRuntime
 from agent.slack.server import socket_mode_handler
-from tests.conftest import NOW
-from tests.integration_tests.fake_slack import (
+from evals.fake_slack import (
     FakeSlack,
     block_actions_payload,
     command_fields,
     event_callback,
     mention_event,
 )
+from tests.conftest import NOW
 from tests.integration_tests.slack_world import (
     INC1,
     PRIYA,

@@ -103,7 +103,7 @@ def make_context(engine: Engine, now: datetime, **overrides: Any) -> Context:
 
 def compile_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
     """Returns a fresh graph with a fresh in-memory checkpointer."""
-    from graph import builder
+    from agent.graph import builder
 
     return builder.compile(checkpointer=InMemorySaver())
 

@@ -32,7 +32,7 @@ def store(tmp_path: Path, now: datetime, monkeypatch: pytest.MonkeyPatch) -> Eng
 
 def scripted(monkeypatch: pytest.MonkeyPatch, *steps: Any) -> ScriptedChatModel:
     model = ScriptedChatModel(script=list(steps))
-    monkeypatch.setattr("graph.load_chat_model", lambda name: model)
+    monkeypatch.setattr("agent.graph.load_chat_model", lambda name: model)
     return model
 
 

@@ -10,7 +10,8 @@ from sqlalchemy import Engine, func, select, text
 from agent.db import session_scope
 from agent.demo.build import build_demo
 from agent.incidents import service
-from agent.incidents.models import AuditRecord, Incident, PostmortemTemplate, Service, TimelineEntry
+from agent.incidents.models import AuditRecord, Incident, Service, TimelineEntry
+from agent.postmortems.models import PostmortemTemplate
 from tests.conftest import NOW, DemoStore
 
 

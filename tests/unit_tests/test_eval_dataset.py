@@ -211,7 +211,7 @@ def test_every_literal_expectation_agrees_with_sql_over_the_public_store(
     split: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     from evals.organisations import prepare_public
-    from evals.runner import open_store
+    from evals.store import open_store
 
     cases = load_split(split, "public").get("public", [])
     engine = open_store(prepare_public(cache_root=tmp_path_factory.mktemp(f"public-{split}")))

@@ -493,7 +493,7 @@ def test_the_meter_counts_every_chat_model_call_inside_its_block_only() -> None:
     from langchain_core.language_models import GenericFakeChatModel
     from langchain_core.messages import AIMessage
 
-    from evals.runner import metered
+    from evals.metering import metered
 
     model = GenericFakeChatModel(messages=iter([AIMessage(content="one"), AIMessage(content="two")] * 2))
     model.invoke("outside the block")

@@ -10,21 +10,22 @@ import pytest
 from agent.postmortems.extract import (
     DRAFT_BANNER,
     EXTRACTED_MARKER,
+    draft_offline_postmortem,
+    extract_ai_sections,
+    fixed_variables,
+)
+from agent.postmortems.templates import AI_FIELDS, load_builtin_template
+from agent.serialize import format_duration
+from agent.summaries.extract import (
     MAX_POINTS_PER_SECTION,
     SUMMARY_SECTIONS,
     EntryView,
     IncidentView,
     NotEnoughTimeline,
     Summary,
-    draft_offline_postmortem,
-    extract_ai_sections,
     extractive_summary,
-    fixed_variables,
-    format_duration,
-    render_summary_markdown,
-    render_summary_slack_mrkdwn,
 )
-from agent.postmortems.templates import AI_FIELDS, load_builtin_template
+from agent.summaries.render import render_summary_markdown, render_summary_slack_mrkdwn
 
 T0 = datetime(2024, 6, 1, 14, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=1, minutes=5)

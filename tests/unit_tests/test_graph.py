@@ -10,8 +10,8 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langchain_core.messages.utils import count_tokens_approximately
 from sqlalchemy import Engine
 
+from agent.graph import trim_history
 from agent.runner import AgentRunner
-from graph import trim_history
 from prompts.agent import LAST_STEP_ANSWER
 from tests.unit_tests.agent_fakes import (
     ScriptedChatModel,

@@ -16,8 +16,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import PrivateAttr
 
 from agent.postmortems import llm
-from agent.postmortems.extract import SUMMARY_SECTIONS, EntryView, IncidentView, Summary
 from agent.postmortems.templates import AI_FIELDS
+from agent.summaries.extract import SUMMARY_SECTIONS, EntryView, IncidentView, Summary
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 INVENTED = (999_999, 424_242)

@@ -14,11 +14,13 @@ from agent.db import session_factory
 from agent.incidents import service as incident_service
 from agent.incidents.enums import EntrySource, Severity, Status
 from agent.incidents.exceptions import IncidentNotFound, InvalidInput
-from agent.incidents.models import AuditRecord, Postmortem, PostmortemTemplate
+from agent.incidents.models import AuditRecord
 from agent.postmortems import service
-from agent.postmortems.extract import DRAFT_BANNER, EXTRACTED_MARKER, NotEnoughTimeline, Summary
+from agent.postmortems.extract import DRAFT_BANNER, EXTRACTED_MARKER
 from agent.postmortems.llm import ModelCallFailed
+from agent.postmortems.models import Postmortem, PostmortemTemplate
 from agent.postmortems.templates import load_builtin_templates
+from agent.summaries.extract import NotEnoughTimeline, Summary
 from tests.conftest import NOW, DemoStore
 from tests.unit_tests.test_postmortem_llm import ScriptedChatModel
 

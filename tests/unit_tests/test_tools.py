@@ -26,7 +26,7 @@ from tests.unit_tests.agent_fakes import (
     tool_results,
 )
 from tools import TOOLS
-from tools._common import fit_json
+from tools.results import fit_json
 
 
 @pytest.fixture

@@ -170,10 +170,10 @@ class FakeSlack:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:  # http.server's name
                 self._answer(dict(parse_qsl(urlsplit(self.path).query)))
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:  # http.server's name
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 if self.path.startswith("/upload/"):
                     params: dict[str, Any] = {"content": raw}
@@ -262,7 +262,7 @@ class FakeSlack:
     def _respond(self, _params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
 
-    def _files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+    def _files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:  # Slack's name
         file_id = f"F{len(self.calls):08d}"
         return {
             "ok": True,
@@ -273,7 +273,7 @@ class FakeSlack:
     def _upload(self, _params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
 
-    def _files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+    def _files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:  # Slack's name
         files = (
             json.loads(params["files"]) if isinstance(params.get("files"), str) else params.get("files", [])
         )
@@ -336,7 +336,7 @@ class FakeSlack:
         oldest_first = sorted(messages, key=lambda m: float(m["ts"]))
         return {"ok": True, "messages": oldest_first[: int(params.get("limit") or 100)], "has_more": False}
 
-    def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+    def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:  # Slack's name
         channel = params["channel"]
         if self._channel(channel) is None:
             return {"ok": False, "error": "channel_not_found"}
@@ -362,19 +362,19 @@ class FakeSlack:
             return {"ok": False, "error": "channel_not_found"}
         return {"ok": True}
 
-    def _assistant_threads_setStatus(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+    def _assistant_threads_setStatus(self, params: dict[str, Any]) -> dict[str, Any]:  # Slack's name
         return self._assistant_thread(params)
 
-    def _assistant_threads_setSuggestedPrompts(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def _assistant_threads_setSuggestedPrompts(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._assistant_thread(params)
 
-    def _assistant_threads_setTitle(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+    def _assistant_threads_setTitle(self, params: dict[str, Any]) -> dict[str, Any]:  # Slack's name
         return self._assistant_thread(params)
 
     # Streams: a message started, appended to and stopped; like Slack, outside DMs a stream needs the
     # recipient user and team, and only a streaming message can be appended to or stopped.
 
-    def _chat_startStream(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+    def _chat_startStream(self, params: dict[str, Any]) -> dict[str, Any]:  # Slack's name
         channel = self._channel(params.get("channel", ""))
         if channel is None:
             return {"ok": False, "error": "channel_not_found"}
@@ -400,14 +400,14 @@ class FakeSlack:
                 return message
         return None
 
-    def _chat_appendStream(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+    def _chat_appendStream(self, params: dict[str, Any]) -> dict[str, Any]:  # Slack's name
         message = self._streaming_message(params)
         if message is None:
             return {"ok": False, "error": "message_not_in_streaming_state"}
         message["text"] += params.get("markdown_text", "")
         return {"ok": True, "channel": params["channel"], "ts": message["ts"]}
 
-    def _chat_stopStream(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+    def _chat_stopStream(self, params: dict[str, Any]) -> dict[str, Any]:  # Slack's name
         message = self._streaming_message(params)
         if message is None:
             return {"ok": False, "error": "message_not_in_streaming_state"}
@@ -431,7 +431,7 @@ class FakeSlack:
         self.messages[params["channel"]] = remaining
         return {"ok": True, "channel": params["channel"], "ts": params["ts"]}
 
-    def _chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+    def _chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:  # Slack's name
         channel = self._channel(params["channel"])
         if channel is None or params.get("user") not in channel["members"]:
             return {"ok": False, "error": "user_not_in_channel"}
@@ -443,7 +443,7 @@ class FakeSlack:
     def _reactions_remove(self, _params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
 
-    def _chat_getPermalink(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+    def _chat_getPermalink(self, params: dict[str, Any]) -> dict[str, Any]:  # Slack's name
         ts = params["message_ts"].replace(".", "")
         return {
             "ok": True,
