@@ -8,10 +8,11 @@ It
    a SQLite file under ``--workdir`` by default, or the (empty, or already built by this benchmark) database
    that ``--database-url`` names, such as a PostgreSQL schema
    (``postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3Dbench_x``);
-2. indexes them with `IncidentIndex.reindex`, the slow part (the embedding). The embedded Chroma index under
+2. indexes them with `IncidentIndex.sync`, the slow part (the embedding). The embedded Chroma index under
    ``--workdir`` depends only on N and the seed, not on the SQL engine, so it is built once and shared:
-   with an index already built for this N, step 2 is `upsert_incidents` over every incident, which
-   compares each document with the store and embeds none;
+   with an index already built for this N, step 2 compares each document with the store and embeds none;
+   an interrupted build resumes where it stopped. ``--sql-only`` skips the index and times only the SQL
+   queries (the filtered list and the full-text search);
 3. times, over `--queries` queries each, after a warm-up:
    (a) `service.query` with severity + service + a 7-day window (the filtered list);
    (b) `search_incidents` with a free-text query (refresh check, query embedding, Chroma, full text);
@@ -28,7 +29,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import statistics
 import tempfile
 import time
@@ -223,30 +223,34 @@ def build_store(engine: Engine, incidents: int, seed: int) -> None:
 
 
 def prepare(
-    workdir: Path, database_url: str | None, incidents: int, seed: int
-) -> tuple[Engine, IncidentIndex]:
-    """Returns the store and index of the benchmark, building what is not already built for this N and seed."""
-    stamp = workdir / "build.json"
-    wanted = {"incidents": incidents, "seed": seed, "format": BUILD_FORMAT, "embedding": embedding_name()}
-    index_built = stamp.exists() and json.loads(stamp.read_text()) == wanted
-    if not index_built:
-        shutil.rmtree(workdir, ignore_errors=True)
+    workdir: Path, database_url: str | None, incidents: int, seed: int, *, with_index: bool
+) -> tuple[Engine, IncidentIndex | None]:
+    """Returns the store and (unless not `with_index`) the index, building what is not built yet.
+
+    The index is built with `IncidentIndex.sync`, which embeds only the documents it does not hold, so an
+    interrupted build resumes where it stopped; `index.json` marks a complete one.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(database_url or f"sqlite:///{workdir / 'incidents.db'}")
     upgrade(engine)
-    index = open_index(path=workdir / "chroma")
     with session_factory(engine)() as db_session:
         held = service.count_incidents(db_session=db_session)
     if held not in (0, incidents):
         raise SystemExit(f"the database holds {held:,} incidents, not 0 or {incidents:,}: give an empty one")
-    print(f"store: {engine.dialect.name}; index: {workdir / 'chroma'}")
+    print(f"store: {engine.dialect.name}; index: {workdir / 'chroma' if with_index else 'none (--sql-only)'}")
     if held == 0:
         started = time.perf_counter()
         build_store(engine, incidents, seed)
         print(f"store: {incidents:,} incidents written in {time.perf_counter() - started:.1f} s")
     else:
         print(f"store: reusing the {incidents:,} incidents it holds")
+    if not with_index:
+        return engine, None
 
+    stamp = workdir / "index.json"
+    wanted = {"incidents": incidents, "seed": seed, "format": BUILD_FORMAT, "embedding": embedding_name()}
+    complete = stamp.exists() and json.loads(stamp.read_text()) == wanted
+    index = open_index(path=workdir / "chroma")
     started = time.perf_counter()
     last = [0.0]
 
@@ -254,25 +258,22 @@ def prepare(
         if done == total or time.perf_counter() - last[0] > 60:
             last[0] = time.perf_counter()
             rate = done / (last[0] - started)
-            print(f"  indexed {done:,}/{total:,} ({rate:.0f} docs/s)", flush=True)
+            print(f"  indexed {done:,}/{total:,} ({rate:.0f} incidents/s)", flush=True)
 
     with session_factory(engine)() as db_session:
-        if index_built:
-            report = index.upsert_incidents(
-                db_session, service.list_incident_ids(db_session=db_session), progress=progress
-            )
-            seconds = time.perf_counter() - started
-            print(
-                f"index: built before for this N; checked {report.unchanged + report.changed:,} documents "
-                f"against the store in {seconds:.1f} s ({report.changed} written)"
-            )
-        else:
-            written = index.reindex(db_session, progress=progress)
-            seconds = time.perf_counter() - started
-            print(
-                f"index: {written:,} documents embedded in {seconds:.1f} s ({written / seconds:.0f} docs/s)"
-            )
-            stamp.write_text(json.dumps(wanted))
+        report = index.sync(db_session, progress=progress)
+    seconds = time.perf_counter() - started
+    if complete:
+        print(
+            f"index: complete before; checked {report.unchanged + report.changed:,} documents against "
+            f"the store in {seconds:.1f} s ({report.changed} written)"
+        )
+    else:
+        print(
+            f"index: {report.added:,} documents embedded in {seconds:.1f} s "
+            f"({report.added / seconds:.1f} docs/s; {report.unchanged:,} were already there)"
+        )
+        stamp.write_text(json.dumps(wanted))
     return engine, index
 
 
@@ -293,8 +294,8 @@ def measure(name: str, runs: list[Callable[[], object]], warmup: int = 5) -> Tim
     return Timing(name, samples)
 
 
-def run_queries(db_session: Session, index: IncidentIndex, queries: int, seed: int) -> list[Timing]:
-    """Times the three kinds of query and the parts of a search."""
+def run_queries(db_session: Session, index: IncidentIndex | None, queries: int, seed: int) -> list[Timing]:
+    """Times the three kinds of query and the parts of a search (only the SQL ones without an index)."""
     rng = random.Random(seed + 1)
     names = [name for name, _display in SERVICES]
     filters = [
@@ -317,12 +318,21 @@ def run_queries(db_session: Session, index: IncidentIndex, queries: int, seed: i
         for _ in range(queries)
     ]
 
-    vectors = [index.embedding.embed_query(t) for t in texts]
-    return [
+    sql = [
         measure(
             "(a) filtered list: severity + service + 7 days",
             [lambda f=f: service.query(db_session=db_session, criteria=f, limit=20) for f in filters],
         ),
+        measure(
+            "    (b) part: keyword_search",
+            [lambda t=t: keyword_search(db_session, t, limit=40) for t in texts],
+        ),
+    ]
+    if index is None:
+        return sql
+    vectors = [index.embedding.embed_query(t) for t in texts]
+    return [
+        sql[0],
         measure(
             "(b) search_incidents, free text",
             [lambda t=t: search_incidents(db_session, index, query=t, limit=10) for t in texts],
@@ -342,10 +352,7 @@ def run_queries(db_session: Session, index: IncidentIndex, queries: int, seed: i
             "    (b) part: index.nearest (Chroma, 100 nearest)",
             [lambda v=v: index.nearest(v, limit=100) for v in vectors],
         ),
-        measure(
-            "    (b) part: keyword_search",
-            [lambda t=t: keyword_search(db_session, t, limit=40) for t in texts],
-        ),
+        sql[1],
     ]
 
 
@@ -363,11 +370,21 @@ def main() -> None:
     parser.add_argument(
         "--database-url", default=None, help="the store (default: a SQLite file in the workdir)"
     )
+    parser.add_argument(
+        "--sql-only",
+        action="store_true",
+        help="no index: time only the filtered list and the full-text search",
+    )
     args = parser.parse_args()
-    workdir = args.workdir or Path(tempfile.gettempdir()) / f"incident-copilot-bench-query-{args.incidents}"
+    workdir = (
+        args.workdir
+        or Path(tempfile.gettempdir()) / f"incident-copilot-bench-query-{args.incidents}-{args.seed}"
+    )
 
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (cpus: {os.cpu_count()})")
-    engine, index = prepare(workdir, args.database_url, args.incidents, args.seed)
+    engine, index = prepare(
+        workdir, args.database_url, args.incidents, args.seed, with_index=not args.sql_only
+    )
     with session_factory(engine)() as db_session:
         timings = run_queries(db_session, index, args.queries, args.seed)
     print(
