@@ -179,6 +179,16 @@ def test_embed_query(embedder: MiniLMEmbedding) -> None:
     np.testing.assert_allclose(vector, embedder.embed(["checkout page returns 500 errors"])[0], atol=1e-6)
 
 
+def test_a_single_text_runs_on_one_thread_and_gets_the_batch_vector(model_dir: Path) -> None:
+    embedder = MiniLMEmbedding(model_dir=model_dir, num_threads=2)
+    batch = embedder.embed(TEXTS)
+    assert sorted(embedder._sessions) == [2]
+    alone = np.stack([embedder.embed_query(text) for text in TEXTS])
+    assert sorted(embedder._sessions) == [1, 2]
+    # Only the order of float additions differs between one and two threads.
+    np.testing.assert_allclose(alone, batch, atol=1e-5)
+
+
 # --- equivalence with reference implementations -----------------------------------------------
 
 
