@@ -242,6 +242,11 @@ def prepare(
         started = time.perf_counter()
         build_store(engine, incidents, seed)
         print(f"store: {incidents:,} incidents written in {time.perf_counter() - started:.1f} s")
+        if engine.dialect.name == "postgresql":
+            # What autovacuum does soon after a bulk load, done now: the planner needs row counts and word
+            # frequencies to choose between an index and a scan (and autovacuum may be off, as it is here).
+            with engine.begin() as connection:
+                connection.exec_driver_sql("ANALYZE incidents, incident_services, timeline_entries, services")
     else:
         print(f"store: reusing the {incidents:,} incidents it holds")
     if not with_index:
