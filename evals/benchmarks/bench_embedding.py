@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.search.embedding import MiniLMEmbedding, build_onnx_model
+from agent.search.embedding import MiniLMEmbedding
+from agent.search.onnx_model import build_onnx_model
 
 _TITLES = [
     "Checkout API returning HTTP 500",

