@@ -96,7 +96,7 @@ CANDIDATES = [
 
 def int8_model_dir(folder: Path) -> Path:
     """Returns a model folder like the product's whose model.onnx is the int8 copy of the fp32 graph."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic  # noqa: PLC0415 - heavy import
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # heavy import
 
     fp32 = ensure_model()
     target = folder / "int8"
@@ -124,9 +124,9 @@ class Organisation:
 
 def load_organisation(name: str) -> Organisation:
     """Returns the documents of an organisation's eval store and its query sets."""
-    from evals.dataset import load_split  # noqa: PLC0415 - loads pydantic models
-    from evals.organisations import prepare_organisation  # noqa: PLC0415 - loads the agent
-    from tools.related_incidents import incident_document as related_text  # noqa: PLC0415
+    from evals.dataset import load_split  # loads pydantic models
+    from evals.organisations import prepare_organisation  # loads the agent
+    from tools.related_incidents import incident_document as related_text
 
     folder = prepare_organisation(name, cache_root=get_settings().data_dir / "eval-stores")
     engine = make_engine(f"sqlite:///{folder / 'incidents.db'}")
