@@ -40,6 +40,7 @@ from agent.normalize import channel_incident_number, find_incident_refs
 from agent.serialize import iso
 from agent.state import InputState, State
 from prompts.agent import (
+    CONTEXT_TOO_LONG,
     EMPTY_ANSWER,
     INVALID_TOOL_CALL,
     LAST_STEP_ANSWER,
@@ -176,7 +177,10 @@ def call_model(state: State, runtime: Runtime[Context]) -> dict[str, list[AIMess
         return {"messages": [AIMessage(content=MODEL_UNAVAILABLE.format(reason=error))]}
     messages = [SystemMessage(content=system_prompt(state, context)), *state.messages]
     reply, error = invoke_model(
-        _with_retries(model.bind_tools(TOOLS), context), messages, failure_message=MODEL_UNAVAILABLE
+        _with_retries(model.bind_tools(TOOLS), context),
+        messages,
+        failure_message=MODEL_UNAVAILABLE,
+        too_long_message=CONTEXT_TOO_LONG,
     )
     if error is None and is_empty(reply):
         # Small models sometimes answer a tool result with nothing at all: ask once more, for text only.
@@ -185,6 +189,7 @@ def call_model(state: State, runtime: Runtime[Context]) -> dict[str, list[AIMess
             _with_retries(model.bind_tools(TOOLS, tool_choice="none"), context),
             messages,
             failure_message=MODEL_UNAVAILABLE,
+            too_long_message=CONTEXT_TOO_LONG,
         )
         if error is None and is_empty(reply):
             reply = AIMessage(id=reply.id, content=EMPTY_ANSWER)

@@ -136,14 +136,35 @@ def describe_failure(error: BaseException) -> str:
     return f"{name}: {detail[:120]}" if detail else name
 
 
+_CONTEXT_OVERFLOW_RE = re.compile(
+    r"context[ _-]?length|maximum context|context (?:window|size)|too many tokens|prompt is too long|n_ctx",
+    re.IGNORECASE,
+)
+
+
+def is_context_overflow(error: BaseException) -> bool:
+    """Returns whether a model call failed because the conversation does not fit the model's context
+    (OpenAI's `context_length_exceeded`, llama.cpp's "exceeds the available context size")."""
+    return getattr(error, "code", None) == "context_length_exceeded" or bool(
+        _CONTEXT_OVERFLOW_RE.search(str(error))
+    )
+
+
 def invoke_model(
-    model: Runnable[Any, BaseMessage], messages: Sequence[BaseMessage], *, failure_message: str
+    model: Runnable[Any, BaseMessage],
+    messages: Sequence[BaseMessage],
+    *,
+    failure_message: str,
+    too_long_message: str | None = None,
 ) -> tuple[AIMessage, BaseException | None]:
-    """Returns the model's reply, or `failure_message` with the error when every attempt failed."""
+    """Returns the model's reply, or `failure_message` with the error when every attempt failed
+    (`too_long_message`, when given, where the conversation does not fit the model's context: the model is
+    not down, and asking again would fail the same way)."""
     try:
         reply = model.invoke(list(messages))
     except Exception as error:  # any model failure becomes an answer, not a crash
-        return AIMessage(content=failure_message.format(reason=describe_failure(error))), error
+        message = too_long_message if too_long_message and is_context_overflow(error) else failure_message
+        return AIMessage(content=message.format(reason=describe_failure(error))), error
     if not isinstance(reply, AIMessage):
         reply = AIMessage(content=str(reply.content))
     return reply, None

@@ -24,6 +24,12 @@ LAST_STEP_ANSWER = (
 MODEL_UNAVAILABLE = "The model is unavailable right now ({reason}); your question is kept — try again."
 """Answer when every attempt to call the model failed; placeholder: reason."""
 
+CONTEXT_TOO_LONG = (
+    "This conversation no longer fits the model's context window ({reason}). Start a new thread, or ask "
+    "with less pasted text; your question is kept."
+)
+"""Answer when the model refused the conversation as too long for its context; placeholder: reason."""
+
 NOT_CONFIRMED = "Not applied: the conversation moved on before the change was confirmed."
 """Reason given for a write whose confirmation was abandoned by a new question."""
 

@@ -10,13 +10,14 @@ from agent.models import (
     ModelUnavailable,
     describe_failure,
     invoke_model,
+    is_context_overflow,
     is_transient,
     load_chat_model,
     resolve_model_name,
     with_model_retries,
 )
 from agent.settings import get_settings
-from prompts.agent import MODEL_UNAVAILABLE
+from prompts.agent import CONTEXT_TOO_LONG, MODEL_UNAVAILABLE
 from tests.unit_tests.agent_fakes import ScriptedChatModel, answer
 
 
@@ -109,3 +110,27 @@ def test_exhausted_retries_become_a_clear_answer() -> None:
 def test_openai_without_a_key_says_what_is_missing() -> None:
     with pytest.raises(ModelUnavailable, match="needs OPENAI_API_KEY"):
         load_chat_model("openai:gpt-nokey")
+
+
+class ContextTooLong(Exception):
+    """Shaped like openai.BadRequestError for an over-long conversation: it carries a `code`."""
+
+    code = "context_length_exceeded"
+
+
+def test_a_conversation_too_long_for_the_model_is_said_so_not_called_an_outage() -> None:
+    assert is_context_overflow(ContextTooLong("Error code: 400"))
+    assert is_context_overflow(
+        ValueError("the request exceeds the available context size, try increasing it")
+    )
+    assert not is_context_overflow(TimeoutError("read timed out"))
+    model = ScriptedChatModel(script=[ContextTooLong("This model's maximum context length is 8192 tokens")])
+    reply, error = invoke_model(
+        with_model_retries(model, attempts=3, wait_seconds=0),
+        [HumanMessage("hi")],
+        failure_message=MODEL_UNAVAILABLE,
+        too_long_message=CONTEXT_TOO_LONG,
+    )
+    assert isinstance(error, ContextTooLong) and len(model.seen) == 1
+    assert reply.text.startswith("This conversation no longer fits the model's context window")
+    assert "unavailable" not in reply.text
