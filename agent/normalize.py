@@ -1062,24 +1062,25 @@ def _calendar_window(lowered: str, now: datetime) -> TimeWindow | None:
         if since is not None and until is not None and since <= until and since <= now:
             return TimeWindow(since, min(now, until + timedelta(days=1)), match.group(0))
     match = _ON_ORDINAL_RE.search(lowered)
-    if match:
-        # "on the 18th": that day, of this month unless it is still to come.
-        day = int(match.group(1))
-        candidate = _day_of_month(today, day)
-        if candidate is None or candidate > today:
-            candidate = _day_of_month(today.replace(day=1) - timedelta(days=1), day)
-        if candidate is not None:
-            return TimeWindow(candidate, min(now, candidate + timedelta(days=1)), match.group(0))
+    day = _latest_day(today, int(match.group(1))) if match else None
+    if match and day is not None:
+        # "on the 18th": that whole day.
+        return TimeWindow(day, min(now, day + timedelta(days=1)), match.group(0))
     match = _SINCE_ORDINAL_RE.search(lowered)
-    if match:
-        # "since the 3rd": the most recent 3rd of a month, today included.
-        day = int(match.group(1))
-        candidate = _day_of_month(today, day)
-        if candidate is None or candidate > today:
-            candidate = _day_of_month(today.replace(day=1) - timedelta(days=1), day)
-        if candidate is not None:
-            return TimeWindow(candidate, now, match.group(0))
+    day = _latest_day(today, int(match.group(1))) if match else None
+    if match and day is not None:
+        # "since the 3rd": from that day on.
+        return TimeWindow(day, now, match.group(0))
     return None
+
+
+def _latest_day(today: datetime, day: int) -> datetime | None:
+    """Returns the most recent date with this day of the month, today included: this month's, unless it
+    is still to come, else last month's (None when last month has no such day)."""
+    candidate = _day_of_month(today, day)
+    if candidate is None or candidate > today:
+        candidate = _day_of_month(today.replace(day=1) - timedelta(days=1), day)
+    return candidate
 
 
 def _everyday_window(lowered: str, now: datetime) -> TimeWindow | None:
