@@ -234,6 +234,11 @@ def _with_reasons(result: dict[str, Any]) -> str:
     return line + (f" (matched: {'; '.join(reasons)})" if reasons else "")
 
 
+def newest_first(briefs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Returns incident briefs ordered by when they were declared, newest first."""
+    return sorted(briefs, key=lambda brief: str(brief.get("declared_at") or ""), reverse=True)
+
+
 LATEST_SHOWN = 5
 """Matches shown, newest first, to "when was the last time ...?" (the search looks at more)."""
 
@@ -262,9 +267,7 @@ def answer_related(args: dict[str, Any], result: dict[str, Any], *, newest_first
             return ANSWER_NO_RELATED.format(where=where)
         header = ANSWER_RELATED_HEADER.format(where=where)
     if newest_first and matches:
-        matches = sorted(matches, key=lambda match: str(match.get("declared_at") or ""), reverse=True)[
-            :LATEST_SHOWN
-        ]
+        matches = newest_first(matches)[:LATEST_SHOWN]
         header = f"{header}\n{ANSWER_LATEST_MATCH.format(incident=format_incident(matches[0]))}"
     return "\n".join([*([widened] if widened else []), header, *(_with_reasons(match) for match in matches)])
 
