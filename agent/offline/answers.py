@@ -234,7 +234,7 @@ def _with_reasons(result: dict[str, Any]) -> str:
     return line + (f" (matched: {'; '.join(reasons)})" if reasons else "")
 
 
-def newest_first(briefs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def by_newest(briefs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Returns incident briefs ordered by when they were declared, newest first."""
     return sorted(briefs, key=lambda brief: str(brief.get("declared_at") or ""), reverse=True)
 
@@ -267,7 +267,7 @@ def answer_related(args: dict[str, Any], result: dict[str, Any], *, newest_first
             return ANSWER_NO_RELATED.format(where=where)
         header = ANSWER_RELATED_HEADER.format(where=where)
     if newest_first and matches:
-        matches = newest_first(matches)[:LATEST_SHOWN]
+        matches = by_newest(matches)[:LATEST_SHOWN]
         header = f"{header}\n{ANSWER_LATEST_MATCH.format(incident=format_incident(matches[0]))}"
     return "\n".join([*([widened] if widened else []), header, *(_with_reasons(match) for match in matches)])
 

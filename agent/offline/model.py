@@ -28,7 +28,7 @@ from agent.incidents.enums import Severity, Status
 from agent.incidents.exceptions import IllegalTransition, NoChange
 from agent.lexicon import Aspect, asked_aspects, asker_words, asks_latest, pasted_text, without_injected
 from agent.normalize import ServiceName, find_incident_refs
-from agent.offline.answers import ToolOutcome, newest_first, outcomes_of, write_answer
+from agent.offline.answers import ToolOutcome, by_newest, outcomes_of, write_answer
 from agent.offline.arguments import (
     ALL_TIME,
     Conversation,
@@ -421,7 +421,7 @@ class OfflineChatModel(BaseChatModel):
             results = [r for r in (done[0].result or {}).get("results") or [] if isinstance(r, dict)]
             if asks_latest(signals.text):
                 # "when was the last time the billing db failed over?": the newest match, not the closest.
-                results = newest_first(results)
+                results = by_newest(results)
             best = results[0].get("id") if results else None
             if best:
                 return [("get_incident", {"incident": best})]

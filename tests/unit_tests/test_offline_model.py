@@ -1111,3 +1111,14 @@ def test_a_duration_beside_a_change_is_not_an_incident(model: OfflineChatModel) 
 def test_asking_what_a_postmortem_needs_drafts_none(model: OfflineChatModel) -> None:
     question = "what's needed to generate the pm for 123? not doing it now"
     assert "draft_postmortem" not in [name for name, _ in calls(model, question)]
+
+
+def test_the_answer_to_the_last_time_names_the_newest_match_first(model: OfflineChatModel) -> None:
+    older, newer = {**brief(40), "declared_at": "2026-03-01T10:00:00Z"}, brief(41)
+    text = answer(
+        model,
+        "when was the last time the billing database filled up?",
+        {"mode": "history", "window": {"label": "all time"}, "focus": None, "results": [older, newer]},
+    )
+    assert "The most recent match is incident-41" in text
+    assert text.index("- incident-41") < text.index("- incident-40")
