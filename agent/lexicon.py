@@ -42,7 +42,8 @@ ASPECT_PHRASES: dict[Aspect, str] = {
     ),
     Aspect.remediation: (
         r"remediat\w*|mitigation steps|mitigations|actions? (taken|did|were)|"
-        r"what did (they|the responders|responders|we|the team|you|people|folks|on-?call) do|"
+        r"what did (they|the responders|responders|we|the team|you|people|folks|on-?call) "
+        r"((end up|actually|finally|eventually|ultimately) )?(do|doing)\b|"
         r"how (did|was|were|is) (we|they|it|this|that|the team|responders|the responders|incident[\w-]*|"
         r"the incident)( \w+)? (fix|fixed|resolve|resolved|mitigate|mitigated|handle|handled|solve|solved|"
         r"remediate|remediated|stop|stopped|contain|contained)|steps (taken|did|were)|"

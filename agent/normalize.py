@@ -130,6 +130,8 @@ _UNKNOWN_SEVERITY_RE = re.compile(
     r"(?:an? |any )?(severity|sev)\b|"
     r"\b(severity|sev) (is |still |was |set to |at |of )?['\"]?(unknown|unset|missing|blank|empty|tbd|none)\b|"
     r"\b(never|not|no one|nobody)\b[\w\s]{0,25}\b(severity|sev)\b|"
+    # "still don't have a sev set", "hasn't got a severity yet": a negated having, no level after it.
+    r"\b(?:do|does|did|have|has|had)(?:n'?t| not)\b[\w\s]{0,20}\b(?:severity|sev)\b(?![\s:-]*[1-5])|"
     r"\b(severity|sev)\b[\w\s]{0,15}\b(not set|never set)\b|\buntriaged\b|\bunclassified\b",
     re.IGNORECASE,
 )
@@ -633,10 +635,13 @@ _NUMBER_WORDS = {
 }
 _UNIT = r"(minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|wks?|w|months?|mos?|quarters?|years?|yrs?|y)"
 _NUM = (
-    r"(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fourteen|thirty|few|couple(?: of)?)"
+    r"(\d+|(?:a )?few|(?:a )?couple(?: of)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|"
+    r"fourteen|thirty)"
 )
 _LAST_N_RE = re.compile(
-    rf"\b(?:past|last|previous|prev|within(?: the)?(?: last| past)?|in the (?:last|past))\s+{_NUM}\s*{_UNIT}\b",
+    rf"\b(?:past|last|previous|prev|within(?: the)?(?: last| past)?|in the (?:last|past)|"
+    rf"(?:look(?:ing)?|go(?:ing)?|went|check(?:ing)?|search(?:ing)?) back(?: over)?(?: the)?(?: last| past)?)"
+    rf"\s+{_NUM}\s*{_UNIT}\b",
     re.IGNORECASE,
 )
 _N_AGO_RE = re.compile(rf"\b{_NUM}\s*{_UNIT}\s+(?:ago|back)\b", re.IGNORECASE)
@@ -658,7 +663,8 @@ def _unit_seconds(unit: str) -> int:
 
 
 def _number(word: str) -> int:
-    return int(word) if word.isdigit() else _NUMBER_WORDS[word.lower()]
+    word = word.lower().removeprefix("a ")
+    return int(word) if word.isdigit() else _NUMBER_WORDS[word]
 
 
 def _start_of_day(moment: datetime) -> datetime:
@@ -720,6 +726,12 @@ def parse_time_window(text: str, now: datetime) -> TimeWindow | None:
     if re.search(r"\byesterday\b", lowered) and "since" not in lowered:
         start = _start_of_day(now) - timedelta(days=1)
         return TimeWindow(start, start + timedelta(days=1), "yesterday")
+    earlier = re.search(r"\bearlier (?:this|in the) (week|month)\b", lowered)
+    if earlier:
+        # "there was a payflow outage earlier this month": before today, not the one that began an hour ago.
+        today = _start_of_day(now)
+        start = today - timedelta(days=now.weekday()) if earlier.group(1) == "week" else today.replace(day=1)
+        return TimeWindow(start, today if today > start else now, earlier.group(0))
     if re.search(r"\bthis week\b", lowered):
         return TimeWindow(_start_of_day(now) - timedelta(days=now.weekday()), now, "this week")
     if re.search(r"\bthis month\b", lowered):

@@ -155,8 +155,10 @@ def _describe_filters(args: dict[str, Any], result: dict[str, Any]) -> tuple[str
     filters = result.get("filters") if isinstance(result.get("filters"), dict) else {}
     before: list[str] = []
     severities = filters.get("severity") or args.get("severity")
-    if severities:
-        before.append(" or ".join(severities))
+    levels = [severity for severity in severities or () if severity != "unknown"]
+    no_severity = bool(severities) and "unknown" in severities
+    if levels and not no_severity:
+        before.append(" or ".join(levels))
     frame = filters.get("time_frame")
     # The tool says which timestamp the window was applied to; the answer must not say another.
     by_resolution = isinstance(frame, dict) and frame.get("applies_to") == "resolved_at"
@@ -167,6 +169,10 @@ def _describe_filters(args: dict[str, Any], result: dict[str, Any]) -> tuple[str
     services = filters.get("services") or args.get("services")
     if services:
         after.append(f"that impacted {' or '.join(services)}")
+    if no_severity:
+        after.append(
+            f"that are {' or '.join(levels)} or have no severity set" if levels else "with no severity set"
+        )
     excluded = filters.get("exclude_services") or args.get("exclude_services")
     if excluded:
         after.append(f"not touching {' or '.join(excluded)}")

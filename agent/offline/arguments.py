@@ -72,6 +72,13 @@ _EXCLUSION_RE = re.compile(
     r"but not|minus)\s+(?:the\s+|any\s+|an?\s+)?((?:[\w.-]+(?:\s*(?:,|or|and|/)\s*)?){1,4})",
     re.IGNORECASE,
 )
+# "sev2s that *weren't* payments related": a negated "were" sets aside the service right after it (only
+# then: in "isn't resolved on payments" the word after it is no service).
+_NEGATED_COPULA_RE = re.compile(
+    r"\b(?:were|was|are|is)(?:n'?t| not)[*_]*\s+(?:on|in|about|touching|involving|related to|for|from)?\s*"
+    r"(?:the\s+|any\s+)?([\w.-]+(?:[\s-]+[\w.-]+)?)",
+    re.IGNORECASE,
+)
 _RATIO_AFTER_RE = re.compile(r"\s*(?:in|of|out of|/)\s*\d", re.IGNORECASE)
 _STATUS_CODE_BEFORE_RE = re.compile(
     r"\b(?:an?|got|get|gets|getting|returning|returns|returned|throwing|throws|with|http|status|code|seeing|see)\s*$",
@@ -164,7 +171,8 @@ _TOPIC_TAIL_RE = re.compile(
 )
 _DECLARE_REST_RE = re.compile(
     r"(?:\bdeclare\s*:|\b(?:declare|open|raise|start|create|file|log|kick off|spin up|trigger)\b.{0,30}?"
-    r"\b(?:incident|sev[\s\-_]?[1-5]|outage)\b)"
+    r"\b(?:incident|sev[\s\-_]?[1-5]|outage|inc)\b|\bdeclare (?:something|one)\b)"
+    r"(?:\s*(?:pls|please|plz|asap|now)\b)?"
     r"(?:\s*(?:[:,;.!\-–—]+|\bfor\b|\babout\b|\bbecause\b|\bas\b|\bon\b|\bregarding\b|\bre\b))*\s*(?P<rest>.*)$",
     re.IGNORECASE | re.DOTALL,
 )
@@ -174,7 +182,13 @@ _DECLARE_CLAUSE_RE = re.compile(
     re.IGNORECASE,
 )
 _CUSTOMER_RE = re.compile(r"\b(customers?|users?|clients?|merchants?|shoppers?|buyers?)\b", re.IGNORECASE)
-_SEARCH_VERB_RE = re.compile(r"\bsearch (?:for|through|all|the history|incidents|my|our)\b", re.IGNORECASE)
+# "search for ...", "can you search incidents": the verb, not the service. After a quantifier or an article
+# ("how many search incidents", "the search outages") the word names the service.
+_SEARCH_VERB_RE = re.compile(
+    r"(?<!\bmany )(?<!\bany )(?<!\bthe )(?<!\bof )(?<!\ball )(?<!\bour )(?<!\bmost )(?<!\bfew )"
+    r"\bsearch (?:for|through|all|the history|incidents|my|our)\b",
+    re.IGNORECASE,
+)
 _HISTORY_RE = re.compile(
     r"\b(ever|before|previously|historically|have we (had|seen)|did we (ever )?(have|see)|"
     r"has (this|that|it) happened|(the )?last time|once|again|in the past|what do we have|have we got|"
@@ -485,11 +499,13 @@ def without_asides(text: str) -> str:
         )
         if clause.strip()
     ]
-    # A sentence that asks something is never an aside, however it opens.
+    # A sentence that asks something is never an aside, however it opens; nor is a hedged severity
+    # ("sev4 i guess"), which is the value the person means.
     kept = [
         part
         for part, whole in parts
         if part.rstrip().endswith("?")
+        or _SEVERITY_WORD_RE.search(part)
         or not ((whole and _ASIDE_RE.match(part)) or _ABOUT_ME_RE.match(part) or _PURPOSE_RE.match(part))
     ]
     if not kept or len(kept) == len(parts):
@@ -564,6 +580,12 @@ def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signa
             " ".join(m.group(1) for m in _EXCLUSION_RE.finditer(service_text)), services
         )
         if name in found_services
+    ]
+    excluded += [
+        name
+        for match in _NEGATED_COPULA_RE.finditer(service_text)
+        for name in find_services_fuzzy(match.group(1), services)
+        if name in found_services and name not in excluded
     ]
     found_services = [name for name in found_services if name not in excluded]
     severities = find_severity_filter(text)
@@ -989,9 +1011,7 @@ def declare_arguments(
     The title comes from the request, else the symptom asked about just before, else the channel.
     """
     # Spelling is corrected in `signals.text`; a quoted title keeps the person's own words.
-    quoted = _QUOTED_RE.search(conversation.question) or _QUOTED_RE.search(signals.text)
-    # A quoted title is the title, as written ("we need an incident for "Search results stale", sev3").
-    title = (quoted.group(1) or quoted.group(2)) if quoted else None
+    title = _quoted_title(conversation.question) or _quoted_title(signals.text)
     title = title or _declare_title(signals.text) or _previous_symptom(conversation)
     if not title and conversation.channel:
         title = DEFAULT_DECLARE_TITLE_CHANNEL.format(channel=conversation.channel)
@@ -1008,6 +1028,25 @@ def declare_arguments(
     return arguments
 
 
+_TITLE_CUE_RE = re.compile(r"(?:\b(?:for|called|titled|named|title|re|about)|[:\-–—])\s*$", re.IGNORECASE)
+_HEDGE_TAIL_RE = re.compile(
+    r"(?:[\s,.]+(?:i guess|i think|i'd say|probably|prob|maybe|imo|for now|pls|please|thx|thanks|asap))+[\s.!?]*$",
+    re.IGNORECASE,
+)
+
+
+def _quoted_title(text: str) -> str | None:
+    """Returns a quoted title given as the title ("an incident for "Search results stale", sev3"), not a
+    quote inside a description ("customers see 'invalid code'")."""
+    match = _DECLARE_REST_RE.search(text)
+    rest_start = match.start("rest") if match else 0
+    for quoted in _QUOTED_RE.finditer(text):
+        before = text[rest_start : quoted.start()] if quoted.start() >= rest_start else text[: quoted.start()]
+        if not _has_content(before) or _TITLE_CUE_RE.search(before):
+            return quoted.group(1) or quoted.group(2)
+    return None
+
+
 def _declare_title(text: str) -> str | None:
     match = _DECLARE_REST_RE.search(text)
     rest = match.group("rest") if match else ""
@@ -1017,6 +1056,10 @@ def _declare_title(text: str) -> str | None:
     if not _has_content(rest):
         # "Payments are failing for EU cards. Declare an incident." says it before the request.
         rest = _DECLARE_CLAUSE_RE.sub(" ", text)
+    # The first sentence that says something is the title: "... to everyone.. sev4 i guess", "...
+    # for valid codes. checkout svc".
+    sentences = [part for part in re.split(r"(?<=[.!?])\s+|\.{2,}", rest) if _has_content(part)]
+    rest = _HEDGE_TAIL_RE.sub("", sentences[0]) if sentences else rest
     rest = re.sub(r"^(?:the|a|an)\s+", "", " ".join(rest.split()).strip(" ,;:-–—?!."), flags=re.IGNORECASE)
     if not _has_content(rest):
         return None

@@ -455,11 +455,16 @@ def rule_intent(
 
 
 def _without_service_related(lowered: str, signals: Signals) -> str:
-    """Returns the question without "cdn-related" / "webhooks related" after a named service: that names
-    the service's incidents, not incidents related to one in focus."""
-    if not signals.services:
+    """Returns the question without "cdn-related" / "webhooks related" / "dns related" after a named service
+    or a topic word: that names the service's or the topic's incidents, not incidents related to one in
+    focus."""
+    named = {
+        part
+        for name in [*signals.services, *signals.excluded_services]
+        for part in re.split(r"[\s-]", name.lower())
+    } | {word.lower() for word in signals.residue}
+    if not named:
         return lowered
-    named = {part for name in signals.services for part in re.split(r"[\s-]", name.lower())}
     return re.sub(
         r"\b([\w.]+)[\s-]related\b",
         lambda match: match.group(1) if match.group(1) in named else match.group(0),

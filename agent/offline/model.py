@@ -64,6 +64,7 @@ from agent.offline.intents import (
 )
 from agent.permissions import WriteAction, write_was_requested
 from agent.postmortems.templates import AI_FIELDS, FIXED_FIELDS
+from agent.search.keyword import looks_exact
 from prompts.offline import (
     ANSWER_DECLINE,
     ANSWER_GREETING,
@@ -422,6 +423,11 @@ class OfflineChatModel(BaseChatModel):
             if asks_latest(signals.text):
                 # "when was the last time the billing db failed over?": the newest match, not the closest.
                 results = by_newest(results)
+            pinned = _mentioning_identifiers(signals.residue)
+            # "the waf rule that blocked search, CHG-1427 iirc": the incident the identifier is written in.
+            results = [r for r in results if _number(r.get("id")) in pinned] + [
+                r for r in results if _number(r.get("id")) not in pinned
+            ]
             best = results[0].get("id") if results else None
             if best:
                 return [("get_incident", {"incident": best})]
@@ -550,21 +556,47 @@ _SEEN_IN_STORE: set[tuple[str, str, str | int]] = set()
 so a hit stays true, while a miss is asked again (the word or incident may arrive later)."""
 
 
-def _in_store(database_url: str, kind: Literal["title", "incident"], value: str | int) -> bool:
-    """Returns whether some incident title holds the word, or the incident number exists."""
+def _in_store(database_url: str, kind: Literal["title", "text", "incident"], value: str | int) -> bool:
+    """Returns whether some incident title holds the word, some incident mentions it anywhere, or the
+    incident number exists."""
     if (database_url, kind, value) in _SEEN_IN_STORE:
         return True
     from agent.db import engine_for, session_scope  # lazy: only when a graph runs over a store
-    from agent.search.keyword import title_term_counts
+    from agent.search.keyword import keyword_search, title_term_counts
 
     with session_scope(engine_for(database_url)) as db_session:
         if kind == "title":
             found = title_term_counts(db_session, [str(value)]).get(str(value), 0) > 0
+        elif kind == "text":
+            found = bool(keyword_search(db_session, str(value), limit=1))
         else:
             found = bool(service.get_many(db_session=db_session, incident_ids=[int(value)]))
     if found:
         _SEEN_IN_STORE.add((database_url, kind, value))
     return found
+
+
+def _mentioning_identifiers(words: Sequence[str]) -> set[int]:
+    """Returns the incidents that mention an identifier among the words ("CHG-1427"); none outside a run."""
+    url = _runtime_database_url()
+    identifiers = [word for word in words if looks_exact(word) and not word.isdigit()]
+    if url is None or not identifiers:
+        return set()
+    from agent.db import engine_for, session_scope  # lazy: only when a graph runs over a store
+    from agent.search.keyword import keyword_search
+
+    with session_scope(engine_for(url)) as db_session:
+        return {
+            hit.incident_id
+            for word in identifiers
+            for hit in keyword_search(db_session, word, limit=5)
+            if hit.score >= 1.0
+        }
+
+
+def _number(public: object) -> int | None:
+    refs = find_incident_refs(str(public or ""))
+    return refs[0] if refs else None
 
 
 def _runtime_database_url() -> str | None:
@@ -598,9 +630,13 @@ def topical_words(words: Sequence[str]) -> list[str]:
     """Returns the words some incident's title holds: a question's topic, as opposed to its chatter.
 
     "how many are sitting in stable?" leaves "sitting", which no title holds: it restricts nothing.
-    Outside a graph run there is no store, and every word is kept.
+    Outside a graph run there is no store, and every word is kept. An identifier ("CHG-1427", "WAF-161") is kept when any incident mentions it, in any field.
     """
     url = _runtime_database_url()
     if url is None:
         return list(words)
-    return [word for word in words if _in_store(url, "title", word.lower())]
+    return [
+        word
+        for word in words
+        if _in_store(url, "title", word.lower()) or (looks_exact(word) and _in_store(url, "text", word))
+    ]

@@ -8,7 +8,13 @@ import pytest
 
 from agent.incidents.enums import Severity
 from agent.lexicon import Aspect, asked_aspects, asker_words
-from agent.normalize import ServiceName, find_severities, find_status_filter, parse_time_window
+from agent.normalize import (
+    ServiceName,
+    find_severities,
+    find_severity_filter,
+    find_status_filter,
+    parse_time_window,
+)
 from agent.offline.arguments import mask_entities, read_signals, without_asides
 from agent.permissions import write_was_requested
 from agent.serialize import duration_text
@@ -163,3 +169,58 @@ def test_set_aside_services_and_severities() -> None:
     assert signals.services == [] and signals.excluded_services == ["payments", "checkout"]
     besides = read_signals("besides the sev1, what else is open?", now=NOW, services=services)
     assert Severity.sev1 not in besides.severities and Severity.sev2 in besides.severities
+
+
+@pytest.mark.parametrize(
+    ("text", "since", "until"),
+    [
+        ("look back a month", datetime(2026, 10, 28, 12, tzinfo=UTC), NOW),
+        ("going back a few months", datetime(2026, 8, 29, 12, tzinfo=UTC), NOW),
+        ("a couple weeks ago", datetime(2026, 11, 13, 12, tzinfo=UTC), NOW),
+        # "earlier" sets today aside: not the incident that began an hour ago.
+        ("earlier this month", datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC)),
+        ("earlier this week", datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC)),
+    ],
+)
+def test_looking_back_and_earlier(text: str, since: datetime, until: datetime) -> None:
+    window = parse_time_window(text, NOW)
+    assert window is not None and (window.since, window.until) == (since, until)
+
+
+def test_earlier_this_week_on_a_monday_still_covers_today() -> None:
+    monday = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    window = parse_time_window("earlier this week", monday)
+    assert window is not None and (window.since, window.until) == (datetime(2026, 11, 23, tzinfo=UTC), monday)
+
+
+@pytest.mark.parametrize(
+    ("text", "unknown"),
+    [
+        ("which ones still don't have a sev set", True),
+        ("anything that hasn't got a severity yet?", True),
+        ("the ones that don't have a sev 1", False),
+        ("what sev does 300 have", False),
+    ],
+)
+def test_a_negated_having_of_a_severity_means_no_severity(text: str, unknown: bool) -> None:
+    assert (Severity.unknown in find_severity_filter(text)) is unknown
+
+
+def test_a_negated_were_sets_aside_the_service_right_after_it() -> None:
+    services = [ServiceName("payments"), ServiceName("checkout")]
+    signals = read_signals("sev3s last week that *weren't* checkout related", now=NOW, services=services)
+    assert signals.services == [] and signals.excluded_services == ["checkout"]
+    # The word after the negation is no service: nothing is set aside.
+    other = read_signals("anything that isn't resolved on payments", now=NOW, services=services)
+    assert other.services == ["payments"] and other.excluded_services == []
+
+
+def test_search_after_a_quantifier_is_the_service_not_the_verb() -> None:
+    services = [ServiceName("search"), ServiceName("payments")]
+    assert read_signals("how many search incidents in q3", now=NOW, services=services).services == ["search"]
+    assert read_signals("search incidents for ddos", now=NOW, services=services).services == []
+
+
+def test_a_hedged_severity_is_not_an_aside() -> None:
+    signals = read_signals("declare one for slow image uploads.. sev3 i guess", now=NOW, services=[])
+    assert signals.severities == [Severity.sev3]

@@ -84,6 +84,9 @@ def test_correct_typos(text: str, corrected: str) -> None:
         ("ddos incidents last month?", Intent.topic),
         ("What was the root cause of incident-123?", Intent.root_cause),
         ("What remediation actions did the responders take in incident-123?", Intent.remediation),
+        ("what did they end up doing about incident-123", Intent.remediation),
+        # "X related" names X's incidents, not incidents related to one in focus.
+        ("any tls related stuff this month?", Intent.topic),
         ("tell me about incident-123", Intent.details),
         ("is this incident resolved?", Intent.details),
         ("Give me a summary of this incident", Intent.summary),

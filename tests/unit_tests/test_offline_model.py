@@ -369,6 +369,24 @@ def test_a_postmortem_the_incident_is_not_ready_for_is_refused_without_a_write(
             "declare a SEV-1 incident for payments being down",
             {"title": "Payments being down", "severity": "SEV-1", "services": ["payments"]},
         ),
+        # A quote inside the description is not the title; the first sentence that says something is.
+        (
+            "declare a sev2 pls - gift cards rejected at checkout, users get 'card not valid'. checkout svc",
+            {
+                "title": "Gift cards rejected at checkout, users get 'card not valid'",
+                "severity": "SEV-2",
+                "services": ["checkout"],
+                "customer_impact": "Gift cards rejected at checkout, users get 'card not valid'",
+            },
+        ),
+        (
+            "probably have to declare something for search showing stale prices.. sev4 i guess",
+            {"title": "Search showing stale prices", "severity": "SEV-4", "services": ["search"]},
+        ),
+        (
+            'open an incident called "Stale prices in search", sev4',
+            {"title": "Stale prices in search", "severity": "SEV-4", "services": ["search"]},
+        ),
     ],
 )
 def test_declare(model: OfflineChatModel, question: str, expected: dict[str, Any]) -> None:
