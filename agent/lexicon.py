@@ -38,7 +38,9 @@ ASPECT_PHRASES: dict[Aspect, str] = {
         r"why (was|were|is) (there|it|this|that)|what broke|what went wrong|underlying (cause|issue|problem)|"
         r"what triggered|trigger of|reason for|what was the cause|the cause|what'?s causing|what is causing|"
         r"causing (it|this|that)|\brc\b(?![\s-]?\d)|in the first place|how did (it|this|that|they|we) (happen|start|get)|"
-        r"how (it|this|that|the \w+) (got|happened|started)"
+        r"how (it|this|that|the \w+) (got|happened|started)|"
+        r"what was the (bad|faulty|broken|offending|culprit|guilty|problematic|bogus) \w+|"
+        r"which (file|config|change|deploy|commit|flag|push|update|rule|query|release) (was it|was to blame|did it)"
     ),
     Aspect.remediation: (
         r"remediat\w*|mitigation steps|mitigations|actions? (taken|did|were)|"
@@ -48,6 +50,8 @@ ASPECT_PHRASES: dict[Aspect, str] = {
         r"the incident)( \w+)? (fix|fixed|resolve|resolved|mitigate|mitigated|handle|handled|solve|solved|"
         r"remediate|remediated|stop|stopped|contain|contained)|steps (taken|did|were)|"
         r"what (was|were) (done|the fix|the mitigation)|what(?:'s| has| have) (?:been |we |they )?done|done so far|the fix\b|fix for|how to fix|how (do|did) (we|they) fix|"
+        r"how(?:'d| did) (we|they|you|folks|people) (get|got) (it |things |this |that |them )?"
+        r"(unstuck|unblocked|back( up)?|working( again)?|out of (it|this|that)|going again|moving again)|"
         r"what fixed|what did (we|they) change|changed afterwards|so it (doesn'?t|does not|won'?t|wont) happen again|"
         r"prevent (it|this|that) (from )?(happening|recurring)|action items|follow[\s-]?ups"
     ),
@@ -233,6 +237,14 @@ def asked_aspects(text: str) -> tuple[Aspect, ...]:
         # is not the incident's duration from declaration to resolution.
         return (*found, Aspect.impact)
     return found
+
+
+def without_aspect_phrases(text: str) -> str:
+    """Returns the text without the words that ask for an attribute ("how'd we get unstuck", "the root cause
+    of"): what is left describes the incident."""
+    for pattern in _ASPECT_RES.values():
+        text = pattern.sub(" ", text)
+    return text
 
 
 _FELT_RE = re.compile(

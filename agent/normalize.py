@@ -168,6 +168,22 @@ _STATUS_WORDS: dict[str, Status] = {
 }
 
 
+_MONITORING_STATUS_RE = re.compile(
+    r"\b(?:stable|mitigated|active|resolved|investigating)\s*(?:/|,|or|and)\s*monitoring\b"
+    r"|\bmonitoring\s*(?:/|,|or)\s*(?:stable|mitigated|resolved)\b"
+    r"|\b(?:in|into|to) monitoring\b|\bmonitoring (?:phase|state|status|mode)\b|\bbeing monitored\b",
+    re.IGNORECASE,
+)
+
+
+def monitoring_as_status(text: str) -> str:
+    """Returns the text with "monitoring" written as "stable" where it names the status page phase (fix in,
+    watching: "not the stable/monitoring ones", "moved to monitoring"), not the monitoring service."""
+    return _MONITORING_STATUS_RE.sub(
+        lambda match: re.sub(r"monitor(?:ing|ed)", "stable", match.group(0), flags=re.IGNORECASE), text
+    )
+
+
 def parse_status(text: str | Status) -> Status:
     """Returns the status named by `text`, or raises InvalidStatus listing the statuses."""
     if isinstance(text, Status):
@@ -279,11 +295,17 @@ def _clause_before(words: Sequence[str], index: int, reach: int = 6) -> list[str
     """Returns the words before `words[index]` a negation can reach it across: up to `reach`, negations and
     bridges only ("never got moved to" -> completed), stopping at any other word."""
     before: list[str] = []
-    for word in reversed(words[max(0, index - reach) : index]):
+    reached = words[max(0, index - reach) : index]
+    for position in range(len(reached) - 1, -1, -1):
+        word = reached[position]
         if word in _NEGATIONS:
             before.append(word)
             continue
-        if word in _CLAUSE_BOUNDARIES or word not in _NEGATION_BRIDGES:
+        # "not the stable or mitigated ones": a negation reaches every status of the list it stands before.
+        listed = word in _STATUS_WORDS or (
+            word in {"or", "and"} and position > 0 and reached[position - 1] in _STATUS_WORDS
+        )
+        if not listed and (word in _CLAUSE_BOUNDARIES or word not in _NEGATION_BRIDGES):
             break
         before.append(word)
     return before
@@ -844,6 +866,8 @@ _WEEKDAY_RE = re.compile(
 
 _HALF_RE = re.compile(r"\b(?:in |during |for )?h([12])\b")
 _YEAR_TO_DATE_RE = re.compile(r"\b(?:ytd|year to date|so far this year)\b")
+# "so far in 2026", "since 2025", "back in 2025": a year standing alone (not in a date, a code or a host).
+_YEAR_RE = re.compile(r"(?:\b(since|from|after)\s+)?(?<![\w.:/-])(20\d\d)(?![\w.:/-]|\s*-\s*\d)")
 _WEEK_OF_MONTH_RE = re.compile(
     rf"\b(first|1st|second|2nd|third|3rd|fourth|4th|last) week of ({_MONTH_NAMES})\b"
 )
@@ -1006,6 +1030,11 @@ def _calendar_window(lowered: str, now: datetime) -> TimeWindow | None:
     match = _YEAR_TO_DATE_RE.search(lowered)
     if match:
         return TimeWindow(today.replace(month=1, day=1), now, match.group(0))
+    match = _YEAR_RE.search(lowered)
+    if match and int(match.group(2)) <= now.year:
+        start = datetime(int(match.group(2)), 1, 1, tzinfo=UTC)
+        end = now if match.group(1) else min(now, datetime(start.year + 1, 1, 1, tzinfo=UTC))
+        return TimeWindow(start, end, match.group(0))
     match = _WEEK_OF_MONTH_RE.search(lowered)
     if match:
         start = _month_start(match.group(2), now)

@@ -332,7 +332,7 @@ ANSWER_NO_EXACT_TEXT = 'No incident mentions "{text}" word for word, so I search
 # since it is not among the results;
 # {where}: the window ("active in the past 2 hours", "in the past month").
 ANSWER_SEARCH_HEADER = 'Incidents matching "{query}" ({where}):'
-ANSWER_CLOSEST_HEADER = 'Nothing matches "{query}" closely ({where}); the closest incidents, weak matches:'
+ANSWER_CLOSEST_HEADER = 'No incident matches "{query}" closely ({where}); the closest ones, weak matches:'
 ANSWER_NO_SEARCH_MATCH = 'I found no incidents matching "{query}" ({where}).'
 ANSWER_SUGGEST_DECLARE = 'If this is a new problem, you can say "Declare an incident".'
 ANSWER_RELATED_HEADER = "Related incidents ({where}):"

@@ -20,7 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from agent.incidents.enums import Severity, Status
 from agent.incidents.exceptions import InvalidSeverity
-from agent.lexicon import asker_words
+from agent.lexicon import asker_words, without_aspect_phrases
 from agent.normalize import (
     ALL_TIME_START,
     THIS_INCIDENT_RE,
@@ -119,7 +119,7 @@ FILLER_WORDS = frozenset(
     linked before previously earlier ago moment speak progress atm customer customers commander impact
     started start latest news updates update mention mentions mentioning mentioned containing contain
     contains say says said unknown untriaged unclassified unset record here causing yet mitigate mitigating
-    fixing resolve resolving far
+    fixing resolve resolving far keeps keep
     """.split()
 )
 
@@ -571,7 +571,9 @@ def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signa
     # "ever" and "on record" restrict nothing; they ask to look over the whole history.
     all_time = window is not None and window.since <= ALL_TIME_START
     time_frame = None if window is None or all_time else window.label
-    residue = _residue(text, time_frame=window.label if window else None, services=services)
+    residue = _residue(
+        without_aspect_phrases(text), time_frame=window.label if window else None, services=services
+    )
     service_text = _SEARCH_VERB_RE.sub(" ", text)
     found_services = find_services_fuzzy(service_text, services)
     excluded = [
@@ -693,6 +695,9 @@ def _remove_phrase(text: str, phrase: str | None) -> str:
     return re.sub(re.escape(phrase), " ", text, flags=re.IGNORECASE)
 
 
+_SUBJECT_PRONOUNS = frozenset({"we", "they", "you", "i", "we've", "they've", "we'd", "they'd"})
+
+
 def _residue(text: str, *, time_frame: str | None, services: Sequence[ServiceName]) -> list[str]:
     named = set(find_services_fuzzy(text, services))
     # "has the app had incidents? mobile folks ask": "mobile" is part of the service the question names.
@@ -708,10 +713,14 @@ def _residue(text: str, *, time_frame: str | None, services: Sequence[ServiceNam
     remaining = _SEVERITY_WORD_RE.sub(" ", remaining)
     remaining = re.sub(r"(?:\bincident[\s\-_#]*|\binc[\s\-_#]*|#)\d+\b", " ", remaining, flags=re.IGNORECASE)
     words = []
+    previous = ""
     for word in _WORD_RE.findall(remaining):
         lowered = word.lower().strip("'.-")
+        after_subject, previous = previous in _SUBJECT_PRONOUNS, lowered
         if not lowered or lowered in FILLER_WORDS or lowered.isdigit() or len(lowered) < 2:
             continue
+        if after_subject:
+            continue  # "how many did we log in october": the word after "we" is a verb, not a topic
         if find_services_fuzzy(lowered, services) or lowered in service_words:
             continue
         if find_status_filter(lowered) or find_severities(lowered) or _is_severity_word(lowered):
@@ -1042,7 +1051,7 @@ def _quoted_title(text: str) -> str | None:
     rest_start = match.start("rest") if match else 0
     for quoted in _QUOTED_RE.finditer(text):
         before = text[rest_start : quoted.start()] if quoted.start() >= rest_start else text[: quoted.start()]
-        if not _has_content(before) or _TITLE_CUE_RE.search(before):
+        if not has_content(before) or _TITLE_CUE_RE.search(before):
             return quoted.group(1) or quoted.group(2)
     return None
 
@@ -1053,20 +1062,21 @@ def _declare_title(text: str) -> str | None:
     # "declare a SEV-1 incident for payments being down": the noun after the severity is not the title.
     rest = re.sub(r"^(?:incident|outage)\b\s*(?:for|about|:|-|,)?\s*", "", rest, flags=re.IGNORECASE)
     rest = _SEVERITY_WORD_RE.sub(" ", rest)
-    if not _has_content(rest):
+    if not has_content(rest):
         # "Payments are failing for EU cards. Declare an incident." says it before the request.
         rest = _DECLARE_CLAUSE_RE.sub(" ", text)
     # The first sentence that says something is the title: "... to everyone.. sev4 i guess", "...
     # for valid codes. checkout svc".
-    sentences = [part for part in re.split(r"(?<=[.!?])\s+|\.{2,}", rest) if _has_content(part)]
+    sentences = [part for part in re.split(r"(?<=[.!?])\s+|\.{2,}", rest) if has_content(part)]
     rest = _HEDGE_TAIL_RE.sub("", sentences[0]) if sentences else rest
     rest = re.sub(r"^(?:the|a|an)\s+", "", " ".join(rest.split()).strip(" ,;:-–—?!."), flags=re.IGNORECASE)
-    if not _has_content(rest):
+    if not has_content(rest):
         return None
     return (rest[0].upper() + rest[1:])[:200]
 
 
-def _has_content(text: str) -> bool:
+def has_content(text: str) -> bool:
+    """Returns whether the text says something: a word that is neither filler nor a severity."""
     words = [w.lower() for w in _WORD_RE.findall(text)]
     return any(w not in FILLER_WORDS and not _SEVERITY_WORD_RE.fullmatch(w) for w in words)
 
@@ -1074,7 +1084,7 @@ def _has_content(text: str) -> bool:
 def _previous_symptom(conversation: Conversation) -> str | None:
     previous = conversation.previous_call("related_incidents")
     query = previous.get("query") if previous else None
-    if isinstance(query, str) and _has_content(query):
+    if isinstance(query, str) and has_content(query):
         return query[0].upper() + query[1:]
     return None
 

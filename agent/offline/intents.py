@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from agent.lexicon import ASPECT_PHRASES, POSTMORTEM_PHRASES, Aspect, asked_aspects, asks_latest
+from agent.normalize import monitoring_as_status
 from agent.offline.arguments import (
     Signals,
     has_query_filters,
@@ -139,7 +140,7 @@ def correct_typos(text: str) -> str:
             return word  # another form of a keyword ("happen", "declared") is not a typo
         return close[0]
 
-    return _TOKEN_RE.sub(fix, text)
+    return monitoring_as_status(_TOKEN_RE.sub(fix, text))
 
 
 # --- rules -------------------------------------------------------------------------------------------
@@ -216,6 +217,13 @@ _STATUS_VERB_START_RE = re.compile(
 _STATUS_STATEMENT_RE = re.compile(
     r"\b(we're|we are|it's|it is|this is|incident is|we've|we have)( now| been| fully)* "
     r"(stable|stabili[sz]ed|mitigated|resolved|fixed)\b.*\b(now|mark|set|update)\b"
+)
+# "incident-298 can go to stable", "this can be resolved now", "we're ok to close it": the person says the
+# incident is ready for the status, which asks for it as plainly as "mark it stable".
+_STATUS_READY_RE = re.compile(
+    r"\b(can|could|should|is ready to|are ready to|ready to|ok to|okay to|good to|safe to|fine to)( now)?"
+    r"( (go|move|be moved|be marked|be set|be put|be flipped|be|get))?( back)?( to| as| into)?( now)? "
+    r"(stable|stabili[sz]ed|mitigated|resolved|closed|completed?|resolve|close|mitigate|stabili[sz]e)\b"
 )
 _SEVERITY_STATEMENT_RE = re.compile(
     r"\b(it|this|that|this one)('s| is) (now |actually |really |definitely )?(a |an )?sev"
@@ -337,6 +345,7 @@ def _change_rule(signals: Signals, lowered: str) -> Intent | None:
         (wants_change and not _QUERY_GUARD_RE.search(lowered))
         or _STATUS_VERB_START_RE.search(lowered)
         or _STATUS_STATEMENT_RE.search(lowered)
+        or _STATUS_READY_RE.search(lowered)
     ):
         return Intent.set_status
     if wants_change and _CHANGE_VERB_RE.match(lowered):

@@ -28,7 +28,7 @@ from agent.incidents.enums import Severity, Status
 from agent.incidents.exceptions import IllegalTransition, NoChange
 from agent.lexicon import Aspect, asked_aspects, asker_words, asks_latest, pasted_text, without_injected
 from agent.normalize import ServiceName, find_incident_refs
-from agent.offline.answers import ToolOutcome, by_newest, outcomes_of, write_answer
+from agent.offline.answers import LATEST_SHOWN, ToolOutcome, by_newest, outcomes_of, write_answer
 from agent.offline.arguments import (
     ALL_TIME,
     Conversation,
@@ -38,6 +38,7 @@ from agent.offline.arguments import (
     core_phrase,
     declare_arguments,
     described_incident,
+    has_content,
     has_query_filters,
     names_incident,
     postmortem_arguments,
@@ -64,7 +65,6 @@ from agent.offline.intents import (
 )
 from agent.permissions import WriteAction, write_was_requested
 from agent.postmortems.templates import AI_FIELDS, FIXED_FIELDS
-from agent.search.keyword import looks_exact
 from prompts.offline import (
     ANSWER_DECLINE,
     ANSWER_GREETING,
@@ -103,6 +103,13 @@ _READ_INTENTS = frozenset(
 )
 _THIS_TOPIC_RE = re.compile(r"(?:this|the current|our current)\b", re.IGNORECASE)
 """A topic that points at the incident in focus ("this edge mess") rather than describing another."""
+_THIS_DESCRIBED_RE = re.compile(
+    r"\bthis (?:whole |same |exact |kind of |type of )?(?P<described>[\w'/-]+(?:[\s-]+[\w'/-]+){0,7}?)[\s-]+"
+    r"(?:thing|issue|problem|error|mess|pattern|failure|bug|behaviou?r|situation|stuff)\b",
+    re.IGNORECASE,
+)
+"""In an incident's channel, "seen this oom-from-an-unbounded-cache thing before?" names the part of the
+incident to look for (its cause, here), which a comparison of whole incidents would blur."""
 LATEST_SEARCH_LIMIT = 20
 """Matches a search for the latest occurrence looks at before the newest are shown."""
 _ASKS_RE = re.compile(r"\s*(what|which|how|is|are|who|when|does|did|any|anything)\b", re.IGNORECASE)
@@ -329,6 +336,12 @@ class OfflineChatModel(BaseChatModel):
                         related_arguments(signals, conversation, query=described, history=history),
                     )
                 ]
+            described = _THIS_DESCRIBED_RE.search(asker_words(signals.text))
+            query = " ".join(re.split(r"[\s-]+", described.group("described"))) if described else None
+            if query and signals.history and conversation.focus is not None and has_content(query):
+                # The described part of the incident in focus, across history; the incident itself excluded.
+                arguments = related_arguments(signals, conversation, query=query, history=True)
+                return [("related_incidents", {"incident": public_id(conversation.focus), **arguments})]
             arguments = related_arguments(signals, conversation, query=None, history=signals.history)
             return [("related_incidents", arguments)]
         if intent is Intent.declare:
@@ -421,8 +434,9 @@ class OfflineChatModel(BaseChatModel):
         if intent in _ONE_INCIDENT_INTENTS and [o.name for o in done] == ["related_incidents"]:
             results = [r for r in (done[0].result or {}).get("results") or [] if isinstance(r, dict)]
             if asks_latest(signals.text):
-                # "when was the last time the billing db failed over?": the newest match, not the closest.
-                results = by_newest(results)
+                # "when was the last time the billing db failed over?": the newest of the close matches, not
+                # the closest, nor a newer weak match further down.
+                results = by_newest(results[:LATEST_SHOWN]) + results[LATEST_SHOWN:]
             pinned = _mentioning_identifiers(signals.residue)
             # "the waf rule that blocked search, CHG-1427 iirc": the incident the identifier is written in.
             results = [r for r in results if _number(r.get("id")) in pinned] + [
@@ -579,7 +593,7 @@ def _in_store(database_url: str, kind: Literal["title", "text", "incident"], val
 def _mentioning_identifiers(words: Sequence[str]) -> set[int]:
     """Returns the incidents that mention an identifier among the words ("CHG-1427"); none outside a run."""
     url = _runtime_database_url()
-    identifiers = [word for word in words if looks_exact(word) and not word.isdigit()]
+    identifiers = [word for word in words if _is_identifier(word)]
     if url is None or not identifiers:
         return set()
     from agent.db import engine_for, session_scope  # lazy: only when a graph runs over a store
@@ -592,6 +606,12 @@ def _mentioning_identifiers(words: Sequence[str]) -> set[int]:
             for hit in keyword_search(db_session, word, limit=5)
             if hit.score >= 1.0
         }
+
+
+def _is_identifier(word: str) -> bool:
+    """Returns whether a word reads like a change id, error code or host ("CHG-1427", "api.example.com"),
+    as opposed to a hyphenated word ("follow-ups") or a bare number."""
+    return not word.isdigit() and (any(c.isdigit() for c in word) or bool(re.search(r"\w[._]\w", word)))
 
 
 def _number(public: object) -> int | None:
@@ -638,5 +658,5 @@ def topical_words(words: Sequence[str]) -> list[str]:
     return [
         word
         for word in words
-        if _in_store(url, "title", word.lower()) or (looks_exact(word) and _in_store(url, "text", word))
+        if _in_store(url, "title", word.lower()) or (_is_identifier(word) and _in_store(url, "text", word))
     ]

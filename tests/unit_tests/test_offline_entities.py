@@ -13,6 +13,7 @@ from agent.normalize import (
     find_severities,
     find_severity_filter,
     find_status_filter,
+    monitoring_as_status,
     parse_time_window,
 )
 from agent.offline.arguments import mask_entities, read_signals, without_asides
@@ -224,3 +225,59 @@ def test_search_after_a_quantifier_is_the_service_not_the_verb() -> None:
 def test_a_hedged_severity_is_not_an_aside() -> None:
     signals = read_signals("declare one for slow image uploads.. sev3 i guess", now=NOW, services=[])
     assert signals.severities == [Severity.sev3]
+
+
+@pytest.mark.parametrize(
+    ("text", "since", "until"),
+    [
+        ("sev2s so far in 2026", datetime(2026, 1, 1, tzinfo=UTC), NOW),
+        ("anything during 2025?", datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
+        ("since 2025", datetime(2025, 1, 1, tzinfo=UTC), NOW),
+    ],
+)
+def test_a_year_standing_alone_is_a_window(text: str, since: datetime, until: datetime) -> None:
+    window = parse_time_window(text, NOW)
+    assert window is not None and (window.since, window.until) == (since, until)
+
+
+@pytest.mark.parametrize("text", ["the 2026-11-03 deploy", "api-2026.example.com", "a 2031 forecast"])
+def test_a_year_inside_a_date_a_host_or_the_future_is_no_window(text: str) -> None:
+    window = parse_time_window(text, NOW)
+    assert window is None or window.label != "2026"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "monitoring" beside a status is the status page's phase (fix in, watching): stable.
+        ("not the stable/monitoring ones, only what's burning", "not the stable/stable ones"),
+        ("moved to monitoring an hour ago", "moved to stable an hour ago"),
+        ("any monitoring incidents this month", "any monitoring incidents this month"),
+    ],
+)
+def test_monitoring_as_a_status_phase(text: str, expected: str) -> None:
+    assert monitoring_as_status(text).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("active ones, not the stable or mitigated ones", ["active"]),
+        ("which are active, not stable/resolved", ["active"]),
+        ("resolved but not completed", ["resolved"]),
+    ],
+)
+def test_a_negation_reaches_every_status_of_its_list(text: str, expected: list[str]) -> None:
+    assert find_status_filter(text) == expected
+
+
+def test_the_word_after_a_subject_pronoun_is_a_verb_not_a_topic() -> None:
+    services = [ServiceName("payments")]
+    signals = read_signals("how many did we log last week", now=NOW, services=services)
+    assert "log" not in signals.residue
+    assert "ddos" in read_signals("how many ddos incidents last week", now=NOW, services=services).residue
+
+
+def test_words_that_ask_for_an_attribute_are_not_the_description() -> None:
+    signals = read_signals("redis keeps evicting keys, how'd we get unstuck last time", now=NOW, services=[])
+    assert "unstuck" not in signals.residue and "evicting" in signals.residue

@@ -85,6 +85,10 @@ def test_correct_typos(text: str, corrected: str) -> None:
         ("What was the root cause of incident-123?", Intent.root_cause),
         ("What remediation actions did the responders take in incident-123?", Intent.remediation),
         ("what did they end up doing about incident-123", Intent.remediation),
+        ("how'd we get it unstuck in incident-123", Intent.remediation),
+        ("which incident was the bad cert push, and what was the bad file", Intent.root_cause),
+        ("incident-123 can go to stable, errors are gone", Intent.set_status),
+        ("this can be resolved now, no errors for a day", Intent.set_status),
         # "X related" names X's incidents, not incidents related to one in focus.
         ("any tls related stuff this month?", Intent.topic),
         ("tell me about incident-123", Intent.details),
