@@ -62,10 +62,9 @@ TOOL_NAMES = frozenset(tool.name for tool in TOOLS)
 
 def _single_ref(message: BaseMessage) -> int | None | Literal[False]:
     """Returns the one incident a message names, None when it names several, False when none."""
-    # An incident named only inside quoted or pasted text (a customer's email) is not the one asked about.
-    refs = find_incident_refs(
-        asker_words(message.text) if isinstance(message, HumanMessage) else message.text
-    )
+    # An incident named only inside quoted or pasted text (a customer's email, the assistant's own
+    # 'for example "incident-123"') is not the one talked about.
+    refs = find_incident_refs(asker_words(message.text))
     if not refs:
         return False
     return refs[0] if len(refs) == 1 else None

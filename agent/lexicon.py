@@ -50,10 +50,15 @@ ASPECT_PHRASES: dict[Aspect, str] = {
         r"the incident)( \w+)? (fix|fixed|resolve|resolved|mitigate|mitigated|handle|handled|solve|solved|"
         r"remediate|remediated|stop|stopped|contain|contained)|steps (taken|did|were)|"
         r"what (was|were) (done|the fix|the mitigation)|what(?:'s| has| have) (?:been |we |they )?done|done so far|the fix\b|fix for|how to fix|how (do|did) (we|they) fix|"
+        r"how(?:'d| did) (we|they|you|folks|people) ((end up|eventually|finally|ultimately) )?"
+        r"(fix|fixing|resolve|resolving|mitigate|mitigating|sort|sorting|solve|solving|handle|handling)\b|"
         r"how(?:'d| did) (we|they|you|folks|people) (get|got) (it |things |this |that |them )?"
         r"(unstuck|unblocked|back( up)?|working( again)?|out of (it|this|that)|going again|moving again)|"
         r"what fixed|what did (we|they) change|changed afterwards|so it (doesn'?t|does not|won'?t|wont) happen again|"
-        r"prevent (it|this|that) (from )?(happening|recurring)|action items|follow[\s-]?ups"
+        r"prevent (it|this|that) (from )?(happening|recurring)|action items|follow[\s-]?ups|"
+        # What is left to do is what the remediation has not finished: "what's still left before we close".
+        r"what'?s (still )?(left|outstanding|remaining|pending)\b|what (is|are) (still )?(left|outstanding|remaining)|"
+        r"what remains|remaining (work|items|actions|steps)"
     ),
     Aspect.mitigation_time: (
         r"(how long|time) (did it take |it took |to )?(us |them |we )?(to )?(mitigate|stabili[sz]e|get (it )?stable)"
@@ -85,6 +90,10 @@ ASPECT_PHRASES: dict[Aspect, str] = {
         # An effect word near the people affected: "how bad is this for customers", "were users hit".
         r"|\b(?:how bad|how (?:much|many)|impact\w*|affect\w*|hurt)\b.{0,25}\b(?:customers?|users?|clients?|merchants?)\b"
         r"|\b(?:customers?|users?|clients?|merchants?) (?:were |are |got )?(?:impacted|affected|hurt)\b"
+        # "what % of requests failed", "how much traffic did we drop": the share of traffic hurt.
+        r"|\bwhat (?:%|percent(?:age)?|share|fraction|portion|proportion) of (?:the )?(?:requests|traffic|calls|"
+        r"users|customers|logins|checkouts|payments|orders)\b"
+        r"|\bhow much (?:traffic|of the traffic) (?:did|was|were)\b"
     ),
     Aspect.channel: r"which channel|what channel|slack channel",
 }

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 from agent.incidents.enums import ONGOING_STATUSES, Severity, Status
@@ -232,7 +232,9 @@ _NEGATIONS = frozenset(
 )
 # "(mitigated still counts as open for me)" says what "open" covers; it does not ask for mitigated only.
 _COUNTS_AS_OPEN_RE = re.compile(
-    r"\b(?:mitigated|stable|stabili[sz]ed)\b(?=[^.?!()]*\bcounts?\b[^.?!()]*\b(?:open|ongoing|active|live)\b)",
+    r"\b(?:mitigated|stable|stabili[sz]ed)\b(?=[^.?!()]*\bcounts?\b[^.?!()]*\b(?:open|ongoing|active|live)\b)"
+    # "how many are live? stable ones count too": stable is included in what was asked, not asked alone.
+    r"|\b(?:mitigated|stable|stabili[sz]ed)\b(?=[^.?!()]*\b(?:counts?|included?) (?:too|as well|also)\b)",
     re.IGNORECASE,
 )
 _CLOSED_RE = re.compile(CLOSED_PHRASES, re.IGNORECASE)
@@ -277,7 +279,11 @@ def _closest_word(word: str, vocabulary: Iterable[str], cutoff: float = 0.84) ->
 
 
 _UNION_RE = re.compile(
-    r"\b(incl|including|includes|plus|as well as|also|along with|together with)\b", re.IGNORECASE
+    r"\b(incl|including|includes|included|plus|as well as|as well|also|too|along with|together with)\b"
+    # "stable or ongoing", "open or mitigated": either, so both (never "stable but still open").
+    r"|\b(?:stable|mitigated|active)\s*(?:or|/)\s*(?:ongoing|open|unresolved)\b"
+    r"|\b(?:ongoing|open|unresolved)\s*(?:or|/)\s*(?:stable|mitigated|active)\b",
+    re.IGNORECASE,
 )
 _CLAUSE_BOUNDARIES = frozenset({"and", "but", "or", "that", "which", "while", "where"})
 
@@ -311,6 +317,14 @@ def _clause_before(words: Sequence[str], index: int, reach: int = 6) -> list[str
     return before
 
 
+# "how long, declared to resolved": the two ends of a duration, not a status filter.
+_SPAN_RE = re.compile(
+    r"\b(?:from )?(?:declar\w*|open\w*|start\w*|detect\w*)\s*(?:to|until|till|->|→|-)\s*"
+    r"(?:resolv\w*|resolution|clos\w*|fix\w*|mitigat\w*|stable|stabili[sz]\w*)\b",
+    re.IGNORECASE,
+)
+
+
 def find_status_filter(text: str, *, real_words: Collection[str] = frozenset()) -> list[str]:
     """Returns the status filter a question asks for, as `query_incidents` takes it.
 
@@ -320,7 +334,7 @@ def find_status_filter(text: str, *, real_words: Collection[str] = frozenset()) 
     named, or when "ongoing"/"open" is said alongside one.
     """
     found: list[str] = []
-    text = _COUNTS_AS_OPEN_RE.sub(" ", text)
+    text = _SPAN_RE.sub(" ", _COUNTS_AS_OPEN_RE.sub(" ", text))
     words = _WORD_RE.findall(text.lower())
     for index, word in enumerate(words):
         status = _STATUS_FILTER_WORDS.get(word)
@@ -364,6 +378,9 @@ def find_status_filter(text: str, *, real_words: Collection[str] = frozenset()) 
         # "resolved or still open", "open incl. the mitigated ones" add the open ones; "stable but still
         # open" is only stable.
         named.append("ongoing")
+    if "ongoing" in named:
+        # "ongoing" already holds active and stable: "stable or ongoing" is "ongoing".
+        named = [value for value in named if value not in {Status.active.value, Status.stable.value}]
     return list(dict.fromkeys(named))
 
 
@@ -1001,9 +1018,61 @@ def _explicit_month_window(lowered: str, now: datetime) -> TimeWindow | None:
     return None
 
 
+def _nth_weekday(year: int, month: int, weekday: int, nth: int) -> date:
+    """Returns the nth (1-based; -1 for the last) given weekday (Monday = 0) of a month."""
+    if nth < 0:
+        last = (datetime(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).date()
+        return last - timedelta(days=(last.weekday() - weekday) % 7)
+    first = date(year, month, 1)
+    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (nth - 1))
+
+
+def _thanksgiving(year: int) -> date:
+    return _nth_weekday(year, 11, 3, 4)
+
+
+# Named days people date things by ("since thanksgiving", "over halloween"); floating ones by the US
+# calendar, which is what the on-call folk who say them mean.
+_NAMED_DAYS: dict[str, Callable[[int], date]] = {
+    r"new year'?s(?: day)?": lambda y: date(y, 1, 1),
+    r"valentine'?s(?: day)?": lambda y: date(y, 2, 14),
+    r"memorial day": lambda y: _nth_weekday(y, 5, 0, -1),
+    r"(?:independence day|(?:the )?(?:4th|fourth) of july|july (?:4th|4))": lambda y: date(y, 7, 4),
+    r"labou?r day": lambda y: _nth_weekday(y, 9, 0, 1),
+    r"hall?owe'?en": lambda y: date(y, 10, 31),
+    r"thanksgiving(?: day)?": _thanksgiving,
+    r"black friday": lambda y: _thanksgiving(y) + timedelta(days=1),
+    r"cyber monday": lambda y: _thanksgiving(y) + timedelta(days=4),
+    r"christmas eve|xmas eve": lambda y: date(y, 12, 24),
+    r"christmas(?: day)?|xmas": lambda y: date(y, 12, 25),
+    r"boxing day": lambda y: date(y, 12, 26),
+    r"new year'?s eve|nye": lambda y: date(y, 12, 31),
+}
+_NAMED_DAY_RE = re.compile(
+    r"\b(?:(since|after|from)\s+)?(" + "|".join(f"(?:{name})" for name in _NAMED_DAYS) + r")\b"
+)
+
+
+def _named_day_window(lowered: str, now: datetime) -> TimeWindow | None:
+    """Returns the window of a named day: since its latest occurrence, or that day ("over thanksgiving")."""
+    match = _NAMED_DAY_RE.search(lowered)
+    if match is None:
+        return None
+    day_of = next(rule for name, rule in _NAMED_DAYS.items() if re.fullmatch(name, match.group(2)))
+    day = day_of(now.year)
+    if day > now.date():
+        day = day_of(now.year - 1)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    end = now if match.group(1) else min(now, start + timedelta(days=1))
+    return TimeWindow(start, end, match.group(0))
+
+
 def _calendar_window(lowered: str, now: datetime) -> TimeWindow | None:
     """Returns the window of calendar phrases read before the relative ones ("last quarter", "since the 3rd")."""
     today = _start_of_day(now)
+    named = _named_day_window(lowered, now)
+    if named is not None:
+        return named
     explicit = _explicit_month_window(lowered, now)
     if explicit is not None:
         return explicit

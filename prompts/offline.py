@@ -303,7 +303,7 @@ ANSWER_DECLINE = (
     "find related incidents, declare/update incidents, summarise a timeline and draft a postmortem."
 )
 ANSWER_NEED_INCIDENT = (
-    "Which incident do you mean? Name one like incident-123, or ask from the incident's channel."
+    'Which incident do you mean? Name it (for example "incident-123"), or ask from the incident\'s channel.'
 )
 ANSWER_NEED_SEVERITY = 'Which severity? Use SEV-1 (worst) to SEV-5, e.g. "Update this incident to SEV-3".'
 ANSWER_NEED_STATUS = (

@@ -283,11 +283,13 @@ def _refs_in_message(message: BaseMessage) -> list[int]:
             return _refs_in_payload(json.loads(_message_text(message)))
         except ValueError:
             return find_incident_refs(_message_text(message))
-    refs = find_incident_refs(_message_text(message))
     if isinstance(message, AIMessage):
+        # Examples the assistant quotes ('for example "incident-123"') are not incidents it talked about.
+        refs = find_incident_refs(asker_words(_message_text(message)))
         for call in message.tool_calls:
             refs.extend(find_incident_refs(str(call["args"].get("incident") or "")))
-    return refs
+        return refs
+    return find_incident_refs(_message_text(message))
 
 
 @dataclass(frozen=True)
@@ -332,8 +334,21 @@ class Conversation:
         return self.now or _REFERENCE_NOW
 
     def last_discussed(self) -> int | None:
-        """Returns the incident the conversation talked about last (the first one named in that message)."""
-        for message in reversed(self.earlier):
+        """Returns the incident the conversation talked about last (the first one named in that message).
+
+        Where the conversation holds tool results, a reply written without looking anything up ("which
+        incident do you mean?") talks about no incident, whatever it names.
+        """
+        looked_up = any(isinstance(message, ToolMessage) for message in self.earlier)
+        for index in range(len(self.earlier) - 1, -1, -1):
+            message = self.earlier[index]
+            if (
+                looked_up
+                and isinstance(message, AIMessage)
+                and not message.tool_calls
+                and not (index > 0 and isinstance(self.earlier[index - 1], ToolMessage))
+            ):
+                continue
             refs = _refs_in_message(message)
             if refs:
                 return refs[0]
@@ -456,7 +471,8 @@ _PURPOSE_RE = re.compile(
     r"confused|lost)\b[^?]*$",
     re.IGNORECASE,
 )
-_SENTENCE_SPLIT_RE = re.compile(r"(?<=[?!.;])\s+|\s+[—–]\s+|\s+-\s+|\(|\)")
+# A colon ends a lead-in ("sanity check before the exec sync: how many ...?") as a full stop does.
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[?!.;:])\s+|\s+[—–]\s+|\s+-\s+|\(|\)")
 
 
 def real_words() -> frozenset[str]:

@@ -34,6 +34,7 @@ from agent.offline.arguments import (
     target_severity,
     target_status,
     topic_text,
+    without_asides,
 )
 from prompts.offline import intent_bank
 
@@ -281,6 +282,12 @@ _SUMMARY_RE = re.compile(
     r"what'?s (been )?happen(ed|ing) (so far|here|in this (incident|channel))|"
     r"what'?s going on in (this|the) (channel|incident))\b"
 )
+# "been asleep, what's the state of this one": after an absence, the state of an incident is a catch-up.
+_AWAY_RE = re.compile(
+    r"\b(been (asleep|out|away|offline|off|heads[\s-]down|on pto|afk)|just (woke|got back|got in|joined)|"
+    r"slept|back from|missed (it|the|all|most)|was (out|away|offline|asleep))\b"
+)
+_STATE_RE = re.compile(r"\b(state|status|latest|update|news) (of|on|with)\b|\bwhere('s| is) (this|it|that)\b")
 _ROOT_CAUSE_RE = re.compile(rf"\b(?:{ASPECT_PHRASES[Aspect.root_cause]})\b")
 _REMEDIATION_RE = re.compile(rf"\b(?:{ASPECT_PHRASES[Aspect.remediation]})")
 _RELATED_RE = re.compile(
@@ -361,7 +368,9 @@ def rule_intent(
     signals: Signals, *, previous_tool: str | None = None, has_focus: bool = False
 ) -> tuple[Intent, str] | None:
     """Returns the intent the rules are sure of, with the rule's name, or None to ask the embeddings."""
-    lowered = " ".join(signals.text.lower().split())
+    # Asides say why the person asks ("feels like it's always dns", "want to make sure they all have
+    # postmortems"); the rules read what is asked.
+    lowered = without_asides(" ".join(signals.text.lower().split()))
     if not lowered.strip(" ?!."):
         return Intent.help, "empty"
     for intent, pattern, name in (
@@ -411,7 +420,12 @@ def rule_intent(
         if has_query_filters(signals) or re.search(r"\b(of (those|them|these)|among)\b", lowered):
             return Intent.query, "follow-up of a query"
     plural = re.search(r"\bincidents\b", lowered) and not names_incident(signals)
-    if _SUMMARY_RE.search(lowered):
+    if _SUMMARY_RE.search(lowered) or (
+        # The absence is an aside, so it is read from the whole message.
+        _AWAY_RE.search(signals.text.lower())
+        and _STATE_RE.search(lowered)
+        and (has_focus or names_incident(signals))
+    ):
         # In an incident's channel, "catch me up, I've been out since last night" is about that incident.
         many = plural or (signals.time_frame and not names_incident(signals) and not has_focus)
         return (Intent.query, "summary of many") if many else (Intent.summary, "summary")

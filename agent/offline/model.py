@@ -104,7 +104,8 @@ _READ_INTENTS = frozenset(
 _THIS_TOPIC_RE = re.compile(r"(?:this|the current|our current)\b", re.IGNORECASE)
 """A topic that points at the incident in focus ("this edge mess") rather than describing another."""
 _THIS_DESCRIBED_RE = re.compile(
-    r"\bthis (?:whole |same |exact |kind of |type of )?(?P<described>[\w'/-]+(?:[\s-]+[\w'/-]+){0,7}?)[\s-]+"
+    r"\bthis (?!(?:smells|looks|seems|feels|sounds|is|was|has|could|might|may)\b)"
+    r"(?:whole |same |exact |kind of |type of )?(?P<described>[\w'/-]+(?:[\s-]+[\w'/-]+){0,7}?)[\s-]+"
     r"(?:thing|issue|problem|error|mess|pattern|failure|bug|behaviou?r|situation|stuff)\b",
     re.IGNORECASE,
 )
@@ -194,6 +195,15 @@ class OfflineChatModel(BaseChatModel):
             # "what severity is this?" resembles a change but asks about the incident; "which ones are
             # mitigated?" asks about many.
             intent = Intent.details if names_incident(signals) else Intent.query
+        if (
+            intent is Intent.summary
+            and resolve_incident(signals, conversation) is None
+            and described_incident(signals.text, conversation) is None
+            and _search_terms(signals)
+        ):
+            # "where are we with the apt key one?" with nothing in focus: the incident it describes, found
+            # first, then looked at (its status and latest), as for any attribute of a described incident.
+            intent = Intent.details
         done = outcomes_of(conversation.turn)
         step = (
             self._next_step(intent, signals, conversation, done)

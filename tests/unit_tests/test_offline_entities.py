@@ -281,3 +281,40 @@ def test_the_word_after_a_subject_pronoun_is_a_verb_not_a_topic() -> None:
 def test_words_that_ask_for_an_attribute_are_not_the_description() -> None:
     signals = read_signals("redis keeps evicting keys, how'd we get unstuck last time", now=NOW, services=[])
     assert "unstuck" not in signals.residue and "evicting" in signals.residue
+
+
+@pytest.mark.parametrize(
+    ("text", "since", "until"),
+    [
+        ("anything since halloween?", datetime(2026, 10, 31, tzinfo=UTC), NOW),
+        ("since thanksgiving", datetime(2026, 11, 26, tzinfo=UTC), NOW),
+        ("what broke over labor day", datetime(2026, 9, 7, tzinfo=UTC), datetime(2026, 9, 8, tzinfo=UTC)),
+        # The latest one that has begun: last year's christmas.
+        ("since christmas", datetime(2025, 12, 25, tzinfo=UTC), NOW),
+    ],
+)
+def test_named_days(text: str, since: datetime, until: datetime) -> None:
+    window = parse_time_window(text, NOW)
+    assert window is not None and (window.since, window.until) == (since, until)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("open ones, stable included", ["ongoing"]),
+        ("how many are live rn? stable ones count too", ["ongoing"]),
+        ("stable or ongoing", ["ongoing"]),
+        # The ends of a duration are not a filter.
+        ("how long was it down, declared to resolved", []),
+    ],
+)
+def test_status_filters_that_widen_or_are_no_filter(text: str, expected: list[str]) -> None:
+    assert find_status_filter(text) == expected
+
+
+def test_a_lead_in_before_a_colon_restricts_nothing() -> None:
+    services = [ServiceName("payments")]
+    signals = read_signals(
+        "quick check before the standup: how many sev2s this week?", now=NOW, services=services
+    )
+    assert signals.residue == [] and signals.severities == [Severity.sev2]

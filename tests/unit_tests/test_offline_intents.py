@@ -88,6 +88,11 @@ def test_correct_typos(text: str, corrected: str) -> None:
         ("how'd we get it unstuck in incident-123", Intent.remediation),
         ("which incident was the bad cert push, and what was the bad file", Intent.root_cause),
         ("incident-123 can go to stable, errors are gone", Intent.set_status),
+        ("how'd we end up fixing incident-123? might be happening again elsewhere", Intent.remediation),
+        ("what % of requests failed in incident-123", Intent.details),
+        ("what's still left on incident-123 before we close it", Intent.remediation),
+        # A purpose aside names a postmortem without asking for one.
+        ("what got resolved this week? want to make sure they all get postmortems", Intent.query),
         ("this can be resolved now, no errors for a day", Intent.set_status),
         # "X related" names X's incidents, not incidents related to one in focus.
         ("any tls related stuff this month?", Intent.topic),
