@@ -8,7 +8,7 @@ from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel, Field
 
 from agent.db import session_for
-from agent.incidents import service
+from agent.incidents import catalogue, service
 from agent.incidents.exceptions import InvalidInput
 from agent.normalize import parse_severity, resolve_service
 from tools.confirmation import confirmed_write, require_request
@@ -49,7 +49,7 @@ def declare(
     level = parse_severity(severity)
     require_request(runtime, "declare", wording="declare an incident")
     with session_for(context.database_url) as db_session:
-        vocabulary = service.service_vocabulary(db_session=db_session)
+        vocabulary = catalogue.service_vocabulary(db_session=db_session)
         names = list(dict.fromkeys(resolve_service(name, vocabulary) for name in services or ()))
     impact = customer_impact.strip() if customer_impact and customer_impact.strip() else None
     listed = f" on {', '.join(names)}" if names else ""

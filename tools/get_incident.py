@@ -9,7 +9,7 @@ from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel
 
 from agent.db import session_for
-from agent.incidents import service
+from agent.incidents import timeline
 from agent.postmortems import service as postmortems
 from agent.serialize import duration_text, incident_detail
 from tools.results import tool_reply
@@ -37,8 +37,8 @@ def get_incident(runtime: ToolRuntime, incident: str) -> Any:
         found = resolve_incident(db_session, incident, runtime)
         payload = incident_detail(
             found,
-            timeline=service.get_timeline(db_session=db_session, incident_id=found.id),
-            message_count=service.count_messages(db_session=db_session, incident_id=found.id),
+            timeline=timeline.get_timeline(db_session=db_session, incident_id=found.id),
+            message_count=timeline.count_messages(db_session=db_session, incident_id=found.id),
         )
         # Whether a postmortem can be drafted, by the postmortem service's own rule.
         payload["postmortem_blocker"] = postmortems.not_ready_reason(db_session=db_session, incident=found)

@@ -9,7 +9,7 @@ from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel, Field
 
 from agent.db import session_for
-from agent.incidents import service
+from agent.incidents import catalogue, service
 from agent.incidents.enums import RESOLVED_STATUSES, Severity, Status
 from agent.normalize import (
     parse_incident_ref,
@@ -76,7 +76,7 @@ def query_incidents(
     statuses = parse_status_filter(status) if status else None
     severities = frozenset(parse_severity(value) for value in severity) if severity else None
     with session_for(context.database_url) as db_session:
-        vocabulary = service.service_vocabulary(db_session=db_session)
+        vocabulary = catalogue.service_vocabulary(db_session=db_session)
         service_names = tuple(dict.fromkeys(resolve_service(name, vocabulary) for name in services or ()))
         excluded = tuple(dict.fromkeys(resolve_service(name, vocabulary) for name in exclude_services or ()))
         listed = frozenset(parse_incident_ref(ref) for ref in among) if among else None

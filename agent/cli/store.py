@@ -26,7 +26,9 @@ from agent.demo.build import DEMO_CHANNEL_QUESTIONS, DEMO_QUESTIONS, build_demo
 from agent.importers import RECORD_SCHEMA
 from agent.importers.jsonl import import_jsonl
 from agent.importers.slack_export import import_slack_export
-from agent.incidents import service
+from agent.incidents import audit as incident_audit
+from agent.incidents import catalogue, service
+from agent.incidents import timeline as incident_timeline
 from agent.incidents.exceptions import IncidentCopilotError, InvalidInput
 from agent.normalize import parse_incident_ref, parse_severity, parse_status_filter, parse_window_argument
 from agent.serialize import incident_brief, incident_detail, iso
@@ -130,9 +132,9 @@ def list_incidents(
     with store_session() as db_session:
         services: list[str] = []
         for name in service_name or []:
-            found = service.get_service_by_name_or_alias(db_session=db_session, name=name)
+            found = catalogue.get_service_by_name_or_alias(db_session=db_session, name=name)
             if found is None:
-                known = ", ".join(s.name for s in service.list_services(db_session=db_session))
+                known = ", ".join(s.name for s in catalogue.list_services(db_session=db_session))
                 raise InvalidInput(f"There is no service called '{name}'. Known services: {known}.")
             services.append(found.name)
         criteria = service.IncidentFilter(
@@ -193,11 +195,11 @@ def show_incident(
     """Show one incident: its fields, services, root cause, remediation and a timeline excerpt."""
     with store_session() as db_session:
         incident = service.get_or_raise(db_session=db_session, incident_id=parse_incident_ref(incident_ref))
-        timeline = service.get_timeline(db_session=db_session, incident_id=incident.id)
+        timeline = incident_timeline.get_timeline(db_session=db_session, incident_id=incident.id)
         detail = incident_detail(
             incident,
             timeline=timeline,
-            message_count=service.count_messages(db_session=db_session, incident_id=incident.id),
+            message_count=incident_timeline.count_messages(db_session=db_session, incident_id=incident.id),
         )
     if json_output:
         typer.echo(
@@ -355,7 +357,7 @@ def _index_mismatch(db_session: Session, index: IncidentIndex) -> dict[str, list
     for start in range(0, len(store_ids), EMBED_BATCH):
         batch = store_ids[start : start + EMBED_BATCH]
         incidents = service.get_many(db_session=db_session, incident_ids=batch)
-        timelines = service.get_timelines(db_session=db_session, incident_ids=batch)
+        timelines = incident_timeline.get_timelines(db_session=db_session, incident_ids=batch)
         for incident in incidents:
             if incident.id not in hashes:
                 missing.append(incident.id)
@@ -515,7 +517,7 @@ def audit(
     """List the audit log, newest first: who changed what, when, from where, before and after."""
     with store_session() as db_session:
         incident_id = parse_incident_ref(incident_ref) if incident_ref else None
-        records = service.audit_log(db_session=db_session, incident_id=incident_id, limit=limit)
+        records = incident_audit.audit_log(db_session=db_session, incident_id=incident_id, limit=limit)
         rows = [
             {
                 "at": iso(r.at),

@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from agent.db import session_scope
-from agent.incidents import bulk, service
+from agent.incidents import bulk, catalogue
 from agent.incidents.enums import Severity, Status, TimelineKind
 from agent.incidents.exceptions import IncidentCopilotError, InvalidInput
 from agent.incidents.models import Service
@@ -445,7 +445,7 @@ def import_services(*, engine: Engine, services: Iterable[ServiceRecord]) -> Ser
             snapshot = (
                 None if before is None else (before.display_name, before.description, list(before.aliases))
             )
-            service.upsert_service(
+            catalogue.upsert_service(
                 db_session=db_session,
                 name=spec.name,
                 display_name=spec.display_name,

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from agent.db import session_scope
-from agent.incidents import service
+from agent.incidents import audit, service, timeline
 from agent.incidents.exceptions import InvalidInput
 from agent.incidents.models import Incident
 from agent.normalize import channel_incident_number
@@ -276,10 +276,10 @@ def import_slack_export(
             if incident.slack_channel_id is None:
                 incident.slack_channel_id = channel.id
                 incident.slack_channel_name = incident.slack_channel_name or channel.name
-            added = service.add_imported_slack_messages(
+            added = timeline.add_imported_slack_messages(
                 db_session=db_session,
                 messages=[
-                    service.SlackMessage(
+                    timeline.SlackMessage(
                         incident_id=incident.id,
                         at=message.at,
                         author=message.author,
@@ -297,7 +297,7 @@ def import_slack_export(
                 report.added += added
                 report.incident_ids.append(incident.id)
         if report.incident_ids:
-            service.record_import(
+            audit.record_import(
                 db_session=db_session,
                 incident_ids=report.incident_ids,
                 actor=actor,

@@ -2,11 +2,11 @@
 
 An import can carry hundreds of thousands of timeline entries, and row-at-a-time service calls would take
 minutes, so this module writes with bulk Core statements through staged temporary tables. It keeps the
-rules of `agent.incidents.service`: `version` starts at 1 and goes up by one on every update (the ORM's
-optimistic lock), new service names join the catalogue, an audit record describes the write, and the
-changed incidents are marked for the search index. A write whose values, services and imported timeline
-match what is stored leaves the incident alone, so writing the same incidents twice changes nothing; an
-imported entry never replaces a message stored from Slack itself.
+rules of the one-at-a-time writes (`service`, `catalogue`, `audit`, `changes`): `version` starts at 1 and
+goes up by one on every update (the ORM's optimistic lock), new service names join the catalogue, an audit
+record describes the write, and the changed incidents are marked for the search index. A write whose
+values, services and imported timeline match what is stored leaves the incident alone, so writing the same
+incidents twice changes nothing; an imported entry never replaces a message stored from Slack itself.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy import Column, Integer, MetaData, Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from agent.incidents import service
+from agent.incidents import audit, catalogue
 from agent.incidents.enums import EntrySource
 from agent.incidents.models import Incident, TimelineEntry, incident_services
 
@@ -127,13 +127,13 @@ def upsert_incidents(
     report = BulkWrite()
     stored = _load_stored(db_session, [write.id for write in incidents], columns)
 
-    services_before = len(service.list_services(db_session=db_session))
+    services_before = len(catalogue.list_services(db_session=db_session))
     lookup = _service_lookup(db_session)
     unknown = {name for write in incidents for name in write.services if name.lower() not in lookup}
     if unknown:
-        service.get_or_create_services(db_session=db_session, names=sorted(unknown))
+        catalogue.get_or_create_services(db_session=db_session, names=sorted(unknown))
         lookup = _service_lookup(db_session)
-    report.services_created = len(service.list_services(db_session=db_session)) - services_before
+    report.services_created = len(catalogue.list_services(db_session=db_session)) - services_before
 
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -211,7 +211,7 @@ def upsert_incidents(
     report.timeline_entries = len(entries)
 
     if report.incident_ids:
-        service.record_import(
+        audit.record_import(
             db_session=db_session,
             incident_ids=report.incident_ids,
             actor=actor,
@@ -276,7 +276,7 @@ def _bulk_update(db_session: Session, table: Table, rows: Sequence[dict[str, Any
 
 def _service_lookup(db_session: Session) -> dict[str, int]:
     lookup: dict[str, int] = {}
-    for known in service.list_services(db_session=db_session):
+    for known in catalogue.list_services(db_session=db_session):
         lookup[known.name.lower()] = known.id
         for alias in known.aliases:
             lookup.setdefault(alias.lower(), known.id)

@@ -23,7 +23,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
 
-from agent.incidents import service
+from agent.incidents import catalogue, service
 from agent.incidents.enums import Severity, Status
 from agent.incidents.exceptions import IllegalTransition, NoChange
 from agent.lexicon import Aspect, asked_aspects, asker_words, asks_latest, pasted_text, without_injected
@@ -572,7 +572,7 @@ def _services_of_store(database_url: str) -> tuple[ServiceName, ...]:
     from agent.db import engine_for, session_scope  # lazy: only when a graph runs over a store
 
     with session_scope(engine_for(database_url)) as db_session:
-        return tuple(service.service_vocabulary(db_session=db_session))
+        return tuple(catalogue.service_vocabulary(db_session=db_session))
 
 
 _SEEN_IN_STORE: set[tuple[str, str, str | int]] = set()

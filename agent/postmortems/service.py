@@ -1,9 +1,9 @@
 """The postmortem service: catch-up summaries, postmortem templates and drafts, over the store.
 
-Together with :mod:`agent.incidents.service` this is the only code that touches a session. Functions take
-keyword-only arguments, take ``now`` from the caller, commit their writes with an audit record, and raise
-errors (subclasses of :class:`agent.incidents.exceptions.IncidentCopilotError`) whose messages are fit to
-show a user.
+Together with the modules of :mod:`agent.incidents` this is the only code that touches a session.
+Functions take keyword-only arguments, take ``now`` from the caller, commit their writes with an audit
+record, and raise errors (subclasses of :class:`agent.incidents.exceptions.IncidentCopilotError`) whose
+messages are fit to show a user.
 
 Rules kept here:
 
@@ -31,7 +31,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from agent.incidents import audit as incident_audit
 from agent.incidents import service as incident_service
+from agent.incidents import timeline as incident_timeline
 from agent.incidents.enums import EntrySource, Status
 from agent.incidents.exceptions import IncidentCopilotError, InvalidInput
 from agent.incidents.models import Incident, TimelineEntry
@@ -156,7 +158,7 @@ def entry_views(entries: Iterable[TimelineEntry]) -> list[EntryView]:
 
 
 def _timeline_views(db_session: Session, incident_id: int) -> list[EntryView]:
-    return entry_views(incident_service.get_timeline(db_session=db_session, incident_id=incident_id))
+    return entry_views(incident_timeline.get_timeline(db_session=db_session, incident_id=incident_id))
 
 
 # --- summaries -------------------------------------------------------------------------------------
@@ -176,7 +178,7 @@ def summarize(
     written map-reduce over the whole timeline. Either way every point cites its entries.
     """
     incident = incident_service.get_or_raise(db_session=db_session, incident_id=incident_id)
-    message_count = incident_service.count_messages(db_session=db_session, incident_id=incident_id)
+    message_count = incident_timeline.count_messages(db_session=db_session, incident_id=incident_id)
     if message_count < min_messages:
         return NotEnoughTimeline(
             incident_public_id=incident.public_id, message_count=message_count, min_messages=min_messages
@@ -284,7 +286,7 @@ def create_template(
     try:
         with db_session.begin_nested():
             db_session.add(template)
-            incident_service.record_audit(
+            incident_audit.record_audit(
                 db_session=db_session,
                 actor=actor,
                 source=source,
@@ -317,7 +319,7 @@ def delete_template(
     if template.builtin:
         raise InvalidInput(f"'{template.name}' is a built-in template and cannot be deleted.")
     db_session.delete(template)
-    incident_service.record_audit(
+    incident_audit.record_audit(
         db_session=db_session,
         actor=actor,
         source=source,
@@ -475,7 +477,7 @@ def _check_ready(db_session: Session, incident: Incident, min_messages: int) -> 
     missing = []
     if Status(incident.status) not in POSTMORTEM_STATUSES:
         missing.append(f"it is {incident.status} (resolve it first)")
-    message_count = incident_service.count_messages(db_session=db_session, incident_id=incident.id)
+    message_count = incident_timeline.count_messages(db_session=db_session, incident_id=incident.id)
     if message_count < min_messages:
         noun = "message" if message_count == 1 else "messages"
         missing.append(
@@ -532,7 +534,7 @@ def _store_draft(
     )
     db_session.add(postmortem)
     db_session.flush()
-    incident_service.record_audit(
+    incident_audit.record_audit(
         db_session=db_session,
         actor=actor,
         source=source,
@@ -557,7 +559,7 @@ def _unlink(
     postmortem.linked = False
     postmortem.unlinked_at = now
     postmortem.unlinked_by = actor
-    incident_service.record_audit(
+    incident_audit.record_audit(
         db_session=db_session,
         actor=actor,
         source=source,

@@ -51,7 +51,7 @@ from sqlalchemy import Column, Engine, Integer, MetaData, Table, bindparam, dele
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from agent.incidents import service
+from agent.incidents import changes, service, timeline
 from agent.incidents.exceptions import SearchUnavailable
 from agent.incidents.models import Incident, TimelineEntry
 from agent.search.embedding import MiniLMEmbedding, get_embedding
@@ -396,7 +396,7 @@ class IncidentIndex:
 
     def _apply_batch(self, session: Session, incident_ids: Sequence[int]) -> SyncReport:
         incidents = service.get_many(db_session=session, incident_ids=incident_ids)
-        timelines = service.get_timelines(db_session=session, incident_ids=[i.id for i in incidents])
+        timelines = timeline.get_timelines(db_session=session, incident_ids=[i.id for i in incidents])
         wanted: dict[str, tuple[str, dict[str, Any]]] = {}
         for incident in incidents:
             document = incident_document(incident, timeline_digest(timelines[incident.id]))
@@ -591,7 +591,7 @@ def follow_store(target: Engine | sessionmaker[Session], index: IncidentIndex) -
     def after_commit(session: Session) -> None:
         if isinstance(target, Engine) and session.bind is not target:
             return
-        if not session.info.pop(service.CHANGED_KEY, None):
+        if not session.info.pop(changes.CHANGED_KEY, None):
             return
         try:
             index.refresh(session)

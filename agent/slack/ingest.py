@@ -17,7 +17,7 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
-from agent.incidents import service
+from agent.incidents import timeline
 from agent.slack.dedupe import EventDeduper
 from agent.slack.store import StoreWriter
 
@@ -37,7 +37,7 @@ class TimelineChange:
     channel_id: str
     ts: str
     """The Slack timestamp of the message changed."""
-    message: service.SlackMessage | None = None
+    message: timeline.SlackMessage | None = None
     """The message to store (`add`; `pin` stores it when it was not stored before)."""
     text: str | None = None
     """The new text (`edit`)."""
@@ -118,16 +118,16 @@ class TimelineIngest:
 
 def _apply(session: Session, changes: list[TimelineChange]) -> None:
     """Applies changes in order, storing each run of new messages with one commit."""
-    run: list[service.SlackMessage] = []
+    run: list[timeline.SlackMessage] = []
     for change in changes:
         if change.action == "add" and change.message is not None:
             run.append(change.message)
             continue
         if run:
-            service.add_slack_messages(db_session=session, messages=run)
+            timeline.add_slack_messages(db_session=session, messages=run)
             run = []
         if change.action == "edit" and change.text is not None and change.at is not None:
-            service.edit_timeline_message(
+            timeline.edit_timeline_message(
                 db_session=session,
                 slack_channel_id=change.channel_id,
                 slack_ts=change.ts,
@@ -135,7 +135,7 @@ def _apply(session: Session, changes: list[TimelineChange]) -> None:
                 edited_at=change.at,
             )
         elif change.action == "delete" and change.at is not None:
-            service.delete_timeline_message(
+            timeline.delete_timeline_message(
                 db_session=session,
                 slack_channel_id=change.channel_id,
                 slack_ts=change.ts,
@@ -143,10 +143,10 @@ def _apply(session: Session, changes: list[TimelineChange]) -> None:
             )
         elif change.action in {"pin", "unpin"}:
             pinned = change.action == "pin"
-            entry = service.set_pinned(
+            entry = timeline.set_pinned(
                 db_session=session, slack_channel_id=change.channel_id, slack_ts=change.ts, pinned=pinned
             )
             if entry is None and pinned and change.message is not None:
-                service.add_slack_messages(db_session=session, messages=[change.message])
+                timeline.add_slack_messages(db_session=session, messages=[change.message])
     if run:
-        service.add_slack_messages(db_session=session, messages=run)
+        timeline.add_slack_messages(db_session=session, messages=run)

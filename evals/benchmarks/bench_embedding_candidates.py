@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.db import make_engine, session_scope
-from agent.incidents import service
+from agent.incidents import service, timeline
 from agent.search.embedding import SEARCH_MAX_LENGTH, MiniLMEmbedding
 from agent.search.index import incident_document, timeline_digest
 from agent.search.onnx_model import ensure_model
@@ -133,7 +133,7 @@ def load_organisation(name: str) -> Organisation:
     with session_scope(engine) as db_session:
         ids = service.list_incident_ids(db_session=db_session)
         incidents = service.get_many(db_session=db_session, incident_ids=ids)
-        timelines = service.get_timelines(db_session=db_session, incident_ids=[i.id for i in incidents])
+        timelines = timeline.get_timelines(db_session=db_session, incident_ids=[i.id for i in incidents])
         documents = [incident_document(i, timeline_digest(timelines[i.id])) for i in incidents]
         related = [(i.id, related_text(i)) for i in incidents]
     engine.dispose()

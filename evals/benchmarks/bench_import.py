@@ -27,9 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.db import make_engine, session_scope, upgrade
-from agent.demo.generator import generate_bulk, write_jsonl
+from agent.demo.generator import write_jsonl
 from agent.importers.jsonl import import_jsonl
 from agent.search.index import open_index
+from evals.benchmarks.bulk_generator import generate_bulk
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 TARGET_SECONDS = 60.0

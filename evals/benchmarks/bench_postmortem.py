@@ -36,6 +36,7 @@ from pydantic import PrivateAttr
 
 from agent.db import make_engine, session_factory, upgrade
 from agent.incidents import service as incident_service
+from agent.incidents import timeline as incident_timeline
 from agent.incidents.enums import EntrySource, Severity, Status
 from agent.postmortems import llm
 from agent.postmortems import service as postmortem_service
@@ -175,7 +176,7 @@ def build_store(directory: Path, messages: int, seed: int) -> tuple[Any, int]:
                 ver=f"v2.{rng.randint(10, 60)}",
             )
             ts = f"{int(at.timestamp())}.{index:06d}"
-            incident_service.add_timeline_entry(
+            incident_timeline.add_timeline_entry(
                 db_session=db_session,
                 incident_id=incident.id,
                 at=at,

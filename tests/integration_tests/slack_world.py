@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from agent.db import session_scope
-from agent.incidents import service
+from agent.incidents import service, timeline
 from agent.incidents.enums import EntrySource, Severity
 from agent.runner import AgentReply, PendingConfirmation, TurnEvent
 from agent.settings import Settings
@@ -97,7 +97,7 @@ def seed_incidents(store: Engine) -> None:
                 private=private,
             )
             for index in range(messages):
-                service.add_timeline_entry(
+                timeline.add_timeline_entry(
                     db_session=session,
                     incident_id=number,
                     at=declared + timedelta(minutes=5 * (index + 1)),

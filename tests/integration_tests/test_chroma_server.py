@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from agent.cli import app as cli
 from agent.db import make_engine, session_scope, upgrade
-from agent.incidents import service
+from agent.incidents import service, timeline
 from agent.incidents.enums import EntrySource, Severity
 from agent.incidents.exceptions import SearchUnavailable
 from agent.search.hybrid import search_incidents
@@ -76,7 +76,7 @@ def test_the_index_is_created_updated_searched_and_repaired_on_a_server(
     assert _top(index, store, "credit cards refused when paying") == 1
 
     with session_scope(store) as session:
-        service.add_timeline_entry(
+        timeline.add_timeline_entry(
             db_session=session,
             incident_id=2,
             at=NOW,

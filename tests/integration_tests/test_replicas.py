@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine
 
 from agent.db import session_scope
-from agent.incidents import service
+from agent.incidents import audit, service
 from agent.slack.blocks import CONFIRM_ACTION
 from evals.fake_slack import FakeSlack, SlackSender, block_actions_payload, mention_event
 from tests.conftest import NOW, declare_incidents, fresh_postgres
@@ -146,7 +146,7 @@ def test_two_replicas_share_claims_confirmations_and_load(
     with session_scope(store) as session:
         assert service.get_or_raise(db_session=session, incident_id=1).severity == "SEV-1"
         changes = [
-            x for x in service.audit_log(db_session=session, incident_id=1) if x.action == "update_severity"
+            x for x in audit.audit_log(db_session=session, incident_id=1) if x.action == "update_severity"
         ]
         assert len(changes) == 1
     assert not list(tmp_path.glob("*/data/*checkpoints*"))

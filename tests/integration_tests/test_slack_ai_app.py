@@ -22,7 +22,7 @@ from agent.catchups.models import CatchupMark
 from agent.cli import app as cli
 from agent.db import session_scope
 from agent.feedback.models import Answer, Vote
-from agent.incidents import service
+from agent.incidents import service, timeline
 from agent.incidents.enums import EntrySource, Severity
 from agent.runner import AgentReply
 from agent.slack.blocks import FEEDBACK_ACTION, FULL_SUMMARY_ACTION
@@ -404,7 +404,7 @@ def test_rejoining_shows_only_what_changed_since_the_last_catchup_with_the_summa
         later = NOW + timedelta(hours=1)
         with session_scope(store) as session:
             for minutes, text in ((10, "EU error rate back under 1%"), (20, "Monitoring the rollback")):
-                service.add_timeline_entry(
+                timeline.add_timeline_entry(
                     db_session=session,
                     incident_id=1,
                     at=NOW + timedelta(minutes=minutes),

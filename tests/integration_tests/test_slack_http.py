@@ -33,11 +33,12 @@ from typer.testing import CliRunner
 
 from agent.cli import app as cli
 from agent.db import session_scope
-from agent.incidents import service
+from agent.incidents import audit as incident_audit
+from agent.incidents import service, timeline
 from agent.incidents.enums import ONGOING_STATUSES, EntrySource, Severity
 from agent.incidents.exceptions import IncidentNotFound
 from agent.incidents.models import ProcessedEvent, TimelineEntry
-from agent.incidents.service import SlackMessage
+from agent.incidents.timeline import SlackMessage
 from agent.outbox import service as outbox
 from agent.outbox.models import OutboxMessage
 from agent.postmortems import service as postmortems
@@ -535,7 +536,7 @@ def test_channel_messages_go_into_the_timeline_and_follow_edits_and_deletions(
     )
     assert deleted.deleted_at == datetime.fromtimestamp(float(delete_ts), NOW.tzinfo)
     with session_scope(store) as session:
-        live = service.get_timeline(db_session=session, incident_id=1)
+        live = timeline.get_timeline(db_session=session, incident_id=1)
         assert [e.text for e in live if e.slack_ts] == ["rolled back the 11:40 deploy"]
 
 
@@ -577,7 +578,7 @@ def test_batched_ingestion_stores_each_message_once_on_every_backend(engine: Eng
     ingest.close()
 
     with session_scope(engine) as session:
-        rows = service.get_timeline(db_session=session, incident_id=incident, include_deleted=True)
+        rows = timeline.get_timeline(db_session=session, incident_id=incident, include_deleted=True)
         slack_rows = {row.slack_ts: row for row in rows if row.slack_ts}
         assert sorted(slack_rows) == stamps
         assert slack_rows[stamps[0]].text == "update 0, edited"
@@ -865,7 +866,7 @@ def test_end_to_end_a_confirmed_write_survives_a_restart_and_is_audited(
         assert service.get_or_raise(db_session=session, incident_id=number).severity == "SEV-2"
         (audit,) = [
             a
-            for a in service.audit_log(db_session=session, incident_id=number)
+            for a in incident_audit.audit_log(db_session=session, incident_id=number)
             if a.action == "update_severity"
         ]
         assert (audit.actor, audit.source, audit.before, audit.after) == (
@@ -990,7 +991,9 @@ def test_on_postgresql_a_change_paused_on_one_replica_is_confirmed_on_another_ex
     with session_scope(store) as session:
         assert service.get_or_raise(db_session=session, incident_id=1).severity == "SEV-1"
         changes = [
-            a for a in service.audit_log(db_session=session, incident_id=1) if a.action == "update_severity"
+            a
+            for a in incident_audit.audit_log(db_session=session, incident_id=1)
+            if a.action == "update_severity"
         ]
         assert [(c.actor, c.before, c.after) for c in changes] == [
             ("Priya Raman", {"severity": "SEV-2"}, {"severity": "SEV-1"})

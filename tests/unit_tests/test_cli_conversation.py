@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from agent.db import session_factory
-from agent.incidents import service
+from agent.incidents import audit, service
 from agent.incidents.enums import ONGOING_STATUSES
 from tests.conftest import DemoStore
 from tests.unit_tests.agent_fakes import ScriptedChatModel, answer, call, seeded_sqlite
@@ -38,7 +38,7 @@ def scripted(monkeypatch: pytest.MonkeyPatch, *steps: Any) -> ScriptedChatModel:
 
 def severity_and_audit(store: Engine) -> tuple[str, tuple[str, str, str]]:
     with session_factory(store)() as db_session:
-        latest = service.audit_log(db_session=db_session, incident_id=1)[0]
+        latest = audit.audit_log(db_session=db_session, incident_id=1)[0]
         severity = service.get_or_raise(db_session=db_session, incident_id=1).severity
         return severity, (latest.action, latest.actor, latest.source)
 

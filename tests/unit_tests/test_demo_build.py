@@ -9,7 +9,8 @@ from sqlalchemy import Engine, func, select, text
 
 from agent.db import session_scope
 from agent.demo.build import build_demo
-from agent.incidents import service
+from agent.incidents import audit as incident_audit
+from agent.incidents import catalogue, service
 from agent.incidents.models import AuditRecord, Incident, Service, TimelineEntry
 from agent.postmortems.models import PostmortemTemplate
 from tests.conftest import NOW, DemoStore
@@ -80,13 +81,13 @@ def test_demo_store_holds_the_organisation(demo_store: DemoStore) -> None:
             t.name for t in db_session.scalars(select(PostmortemTemplate).order_by(PostmortemTemplate.name))
         ]
         assert names == ["ai", "plain"]
-        (audit,) = service.audit_log(db_session=db_session)
+        (audit,) = incident_audit.audit_log(db_session=db_session)
         assert (audit.action, audit.actor) == ("import", "demo")
         assert audit.after is not None and audit.after["created"] == incidents
         incident_123 = service.get_or_raise(db_session=db_session, incident_id=123)
         assert incident_123.root_cause and incident_123.remediation
         assert incident_123.declared_at.tzinfo is not None
-        payments = service.get_service_by_name_or_alias(db_session=db_session, name="payments")
+        payments = catalogue.get_service_by_name_or_alias(db_session=db_session, name="payments")
         assert payments is not None and payments.aliases
 
 

@@ -26,11 +26,11 @@ from agent.demo.generator import (
     ServiceSpec,
     _build_context,
     _Cast,
-    generate_bulk,
     generate_demo,
     write_jsonl,
 )
 from agent.demo.scenarios import Plan as _Plan
+from evals.benchmarks.bulk_generator import generate_bulk
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SERVICE_NAMES = {s.name for s in SERVICES}

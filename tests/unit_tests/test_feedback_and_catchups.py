@@ -15,7 +15,7 @@ from agent.catchups import service as catchups
 from agent.cli import app as cli
 from agent.feedback import service as feedback
 from agent.feedback.models import AnswerCreate, Vote
-from agent.incidents import service
+from agent.incidents import service, timeline
 from agent.incidents.enums import EntrySource, Severity
 from evals.dataset import Case
 from tests.conftest import NOW
@@ -81,7 +81,7 @@ def test_catchup_marks_move_and_since_lists_only_what_is_new(db_session: Session
         actor="Priya Raman",
         source=EntrySource.cli,
     )
-    service.add_timeline_entry(
+    timeline.add_timeline_entry(
         db_session=db_session,
         incident_id=1,
         at=NOW - timedelta(hours=1),
@@ -93,7 +93,7 @@ def test_catchup_marks_move_and_since_lists_only_what_is_new(db_session: Session
     catchups.mark_seen(db_session=db_session, user_id="U1", incident_id=1, now=NOW - timedelta(minutes=30))
     catchups.mark_seen(db_session=db_session, user_id="U1", incident_id=1, now=NOW)
     assert catchups.last_seen(db_session=db_session, user_id="U1", incident_id=1) == NOW
-    service.add_timeline_entry(
+    timeline.add_timeline_entry(
         db_session=db_session,
         incident_id=1,
         at=NOW + timedelta(minutes=5),

@@ -16,7 +16,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from agent.db import session_factory, session_scope
 from agent.demo.generator import ServiceSpec
 from agent.importers.jsonl import ImportFileError, import_jsonl, import_services, parse_jsonl
-from agent.incidents import service
+from agent.incidents import audit as incident_audit
+from agent.incidents import catalogue, service
+from agent.incidents import timeline as incident_timeline
 from agent.incidents.enums import EntrySource, Status
 from agent.incidents.exceptions import InvalidInput
 from agent.incidents.models import AuditRecord, Incident, Service, TimelineEntry, incident_services
@@ -130,7 +132,7 @@ def test_import_creates_incidents_services_and_timeline(
         assert incident.service_names == ["checkout", "payments"]
         assert incident.slack_channel_id == "C0007"
         assert incident.responders == ["Priya Raman", "Marcus Chen"]
-        timeline = service.get_timeline(db_session=db_session, incident_id=7)
+        timeline = incident_timeline.get_timeline(db_session=db_session, incident_id=7)
         assert [(e.author, e.source, e.slack_channel_id, e.slack_ts) for e in timeline] == [
             ("Priya Raman", "import", "C0007", "1.1"),
             ("Marcus Chen", "import", "C0007", "1.2"),
@@ -139,7 +141,7 @@ def test_import_creates_incidents_services_and_timeline(
         assert all(e.at.tzinfo is not None for e in timeline)
         active = service.get_or_raise(db_session=db_session, incident_id=9)
         assert (active.status, active.resolved_at) == ("active", None)
-        (audit,) = service.audit_log(db_session=db_session)
+        (audit,) = incident_audit.audit_log(db_session=db_session)
         assert (audit.action, audit.actor, audit.source) == ("import", "alice", "import")
         assert (
             audit.after is not None and audit.after["created"] == 2 and audit.after["origin"] == "good.jsonl"
@@ -261,7 +263,7 @@ def test_reimport_updates_in_place_and_keeps_slack_messages(
     with session_scope(engine) as db_session:
         # Two messages that arrived from Slack after the first import; the second file also holds 1.3.
         for ts, text in (("9.9", "Customer tickets are dropping"), ("1.3", "Error rate back to normal")):
-            service.add_timeline_entry(
+            incident_timeline.add_timeline_entry(
                 db_session=db_session,
                 incident_id=1,
                 at=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
@@ -316,7 +318,7 @@ def test_reimport_updates_in_place_and_keeps_slack_messages(
         assert incident.updated_at == later
         assert incident.slack_channel_id == "C0001"
         assert incident.service_names == ["ledger", "payments"]
-        timeline = service.get_timeline(db_session=db_session, incident_id=1)
+        timeline = incident_timeline.get_timeline(db_session=db_session, incident_id=1)
         assert sorted((e.source, e.slack_ts, e.text) for e in timeline) == [
             ("import", "1.1", "Declaring again"),
             ("slack", "1.3", "Error rate back to normal"),
@@ -324,8 +326,8 @@ def test_reimport_updates_in_place_and_keeps_slack_messages(
         ]
         untouched = service.get_or_raise(db_session=db_session, incident_id=2)
         assert untouched.version == 1
-        assert len(service.get_timeline(db_session=db_session, incident_id=2)) == 3
-        assert [a.actor for a in service.audit_log(db_session=db_session)] == ["bob", "alice"]
+        assert len(incident_timeline.get_timeline(db_session=db_session, incident_id=2)) == 3
+        assert [a.actor for a in incident_audit.audit_log(db_session=db_session)] == ["bob", "alice"]
     assert _counts(engine)["incidents"] == 2
 
 
@@ -384,6 +386,6 @@ def test_import_services_stores_aliases_and_is_idempotent(engine: Engine) -> Non
     )
     assert (first.created, again.unchanged, changed.updated) == (2, 2, 1)
     with session_scope(engine) as db_session:
-        found = service.get_service_by_name_or_alias(db_session=db_session, name="CART")
+        found = catalogue.get_service_by_name_or_alias(db_session=db_session, name="CART")
         assert found is not None and found.name == "checkout"
-        assert service.get_service_by_name_or_alias(db_session=db_session, name="payments-api") is None
+        assert catalogue.get_service_by_name_or_alias(db_session=db_session, name="payments-api") is None

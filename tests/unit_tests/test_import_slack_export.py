@@ -14,7 +14,9 @@ from sqlalchemy import Engine, func, select
 from agent.db import session_scope
 from agent.importers.jsonl import import_jsonl
 from agent.importers.slack_export import import_slack_export
+from agent.incidents import audit as incident_audit
 from agent.incidents import service
+from agent.incidents import timeline as incident_timeline
 from agent.incidents.enums import EntrySource, Severity, TimelineKind
 from agent.incidents.exceptions import InvalidInput
 from agent.incidents.models import AuditRecord, TimelineEntry
@@ -142,7 +144,7 @@ def _messages(engine: Engine, incident_id: int) -> list[TimelineEntry]:
     with session_scope(engine) as db_session:
         return [
             e
-            for e in service.get_timeline(db_session=db_session, incident_id=incident_id)
+            for e in incident_timeline.get_timeline(db_session=db_session, incident_id=incident_id)
             if e.source == EntrySource.slack and e.kind == TimelineKind.message
         ]
 
@@ -197,7 +199,7 @@ def test_export_fills_linked_timelines_and_skips_bots_and_notices(
         # The incident linked by the number in its channel name now knows its channel.
         linked = service.get_or_raise(db_session=db_session, incident_id=incidents["by_number"])
         assert (linked.slack_channel_id, linked.slack_channel_name) == ("C0003", "incident-3-emails-delayed")
-        (audit,) = [a for a in service.audit_log(db_session=db_session) if a.action == "import_slack"]
+        (audit,) = [a for a in incident_audit.audit_log(db_session=db_session) if a.action == "import_slack"]
         assert audit.after is not None and audit.after["messages_added"] == 7
 
 
@@ -236,7 +238,7 @@ def test_messages_already_imported_from_jsonl_are_not_doubled(
 
     assert (report.added, report.already_present) == (4, 1)
     with session_scope(engine) as db_session:
-        timeline = service.get_timeline(db_session=db_session, incident_id=1)
+        timeline = incident_timeline.get_timeline(db_session=db_session, incident_id=1)
     assert len([e for e in timeline if e.slack_ts == _ts(1)]) == 1
 
 

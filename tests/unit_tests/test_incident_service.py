@@ -10,7 +10,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from agent.db import session_factory
+from agent.incidents import audit as incident_audit
 from agent.incidents import service
+from agent.incidents import timeline as incident_timeline
 from agent.incidents.enums import EntrySource, Severity, Status, TimelineKind
 from agent.incidents.exceptions import IllegalTransition, IncidentNotFound, InvalidInput, NoChange
 from agent.incidents.models import AuditRecord, TimelineEntry
@@ -38,9 +40,9 @@ def test_declare_numbers_incidents_and_audits(db_session: Session, now: datetime
     assert incident.status == Status.active
     assert incident.service_names == ["checkout", "payments"]
     assert incident.declared_at == now and incident.declared_at.tzinfo is not None
-    audit = service.audit_log(db_session=db_session, incident_id=first)
+    audit = incident_audit.audit_log(db_session=db_session, incident_id=first)
     assert [(a.action, a.actor) for a in audit] == [("declare", "alice")]
-    timeline = service.get_timeline(db_session=db_session, incident_id=first)
+    timeline = incident_timeline.get_timeline(db_session=db_session, incident_id=first)
     assert [e.kind for e in timeline] == [TimelineKind.declared]
 
 
@@ -62,7 +64,7 @@ def test_update_severity_records_before_and_after(db_session: Session, now: date
         source="slack",
     )
     assert incident.severity == "SEV-1"
-    record = service.audit_log(db_session=db_session, incident_id=number)[0]
+    record = incident_audit.audit_log(db_session=db_session, incident_id=number)[0]
     assert (record.action, record.actor, record.before, record.after) == (
         "update_severity",
         "bob",
@@ -117,7 +119,7 @@ def test_status_lifecycle_and_illegal_transitions(db_session: Session, now: date
         )
     # The refused change left nothing behind.
     assert service.get_or_raise(db_session=db_session, incident_id=number).status == "completed"
-    assert len(service.audit_log(db_session=db_session, incident_id=number)) == 4
+    assert len(incident_audit.audit_log(db_session=db_session, incident_id=number)) == 4
 
 
 def test_query_counts_come_from_the_database(db_session: Session, now: datetime) -> None:
@@ -177,22 +179,22 @@ def test_redelivered_slack_message_is_stored_once_and_edits_sync(db_session: Ses
         slack_channel_id="C123",
         slack_ts="1732712345.000100",
     )
-    entry, created = service.add_timeline_entry(**kwargs)  # type: ignore[arg-type]
-    again, created_again = service.add_timeline_entry(**kwargs)  # type: ignore[arg-type]
+    entry, created = incident_timeline.add_timeline_entry(**kwargs)  # type: ignore[arg-type]
+    again, created_again = incident_timeline.add_timeline_entry(**kwargs)  # type: ignore[arg-type]
     assert created and not created_again and again.id == entry.id
-    service.edit_timeline_message(
+    incident_timeline.edit_timeline_message(
         db_session=db_session,
         slack_channel_id="C123",
         slack_ts="1732712345.000100",
         text="rolled back",
         edited_at=now,
     )
-    service.delete_timeline_message(
+    incident_timeline.delete_timeline_message(
         db_session=db_session, slack_channel_id="C123", slack_ts="1732712345.000100", deleted_at=now
     )
     rows = db_session.scalars(select(TimelineEntry).where(TimelineEntry.slack_ts.is_not(None))).all()
     assert [(r.text, r.deleted) for r in rows] == [("rolled back", True)]
-    assert service.count_messages(db_session=db_session, incident_id=number) == 0
+    assert incident_timeline.count_messages(db_session=db_session, incident_id=number) == 0
     assert service.get_by_channel(db_session=db_session, channel_id="C123").id == number  # type: ignore[union-attr]
 
 

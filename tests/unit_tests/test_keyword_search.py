@@ -10,7 +10,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.orm import Session
 
 from agent.db import alembic_config, session_factory, upgrade
-from agent.incidents import service
+from agent.incidents import service, timeline
 from agent.incidents.enums import EntrySource, Severity
 from agent.search import keyword
 from agent.search.keyword import MAX_TERMS, keyword_search, looks_exact, query_terms
@@ -93,7 +93,7 @@ def test_common_terms_do_not_rank_but_still_count_as_mentioned(
 
 def test_private_incidents_deleted_messages_and_candidates(db_session: Session, now: datetime) -> None:
     numbers = build_corpus(db_session, now)
-    service.add_timeline_entry(
+    timeline.add_timeline_entry(
         db_session=db_session,
         incident_id=numbers["cert"],
         at=now,
@@ -104,7 +104,7 @@ def test_private_incidents_deleted_messages_and_candidates(db_session: Session, 
         slack_ts="100.1",
     )
     assert found(db_session, "kafka-broker-7") == [numbers["cert"]]
-    service.delete_timeline_message(
+    timeline.delete_timeline_message(
         db_session=db_session, slack_channel_id="C9", slack_ts="100.1", deleted_at=now
     )
     assert found(db_session, "kafka-broker-7") == []

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from agent.context import Context
 from agent.db import make_engine, upgrade
-from agent.incidents import service
+from agent.incidents import catalogue
 from agent.normalize import ServiceName, parse_window_argument
 from agent.offline import OfflineChatModel
 from agent.offline.answers import format_incident
@@ -1011,7 +1011,7 @@ def test_services_come_from_the_store_of_the_running_graph(tmp_path: object) -> 
     engine = make_engine(url)
     upgrade(engine)
     with Session(engine) as db_session:
-        service.upsert_service(db_session=db_session, name="payments", aliases=["pay", "card payments"])
+        catalogue.upsert_service(db_session=db_session, name="payments", aliases=["pay", "card payments"])
         db_session.commit()
     engine.dispose()
     assert runtime_services() == ()  # outside a graph run there is no store to read

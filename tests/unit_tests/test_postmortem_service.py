@@ -11,7 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from agent.db import session_factory
+from agent.incidents import audit as incident_audit
 from agent.incidents import service as incident_service
+from agent.incidents import timeline as incident_timeline
 from agent.incidents.enums import EntrySource, Severity, Status
 from agent.incidents.exceptions import IncidentNotFound, InvalidInput
 from agent.incidents.models import AuditRecord
@@ -87,7 +89,7 @@ def build_incident(
     for index in range(messages):
         author, text = CHECKOUT_MESSAGES[index % len(CHECKOUT_MESSAGES)]
         ts = f"{1_790_000_000 + index}.000100"
-        incident_service.add_timeline_entry(
+        incident_timeline.add_timeline_entry(
             db_session=db_session,
             incident_id=incident.id,
             at=start + timedelta(minutes=2 + 3 * index),
@@ -125,7 +127,7 @@ def build_incident(
 
 def _entry_ids(db_session: Session, incident_id: int) -> set[int]:
     return {
-        entry.id for entry in incident_service.get_timeline(db_session=db_session, incident_id=incident_id)
+        entry.id for entry in incident_timeline.get_timeline(db_session=db_session, incident_id=incident_id)
     }
 
 
@@ -168,14 +170,14 @@ def test_summary_cites_entries_of_its_incident(db_session: Session, now: datetim
     cited = {citation.entry_id for citation in citations}
     assert cited and cited <= _entry_ids(db_session, number)
     assert not cited & _entry_ids(db_session, other)
-    entries = {e.id: e for e in incident_service.get_timeline(db_session=db_session, incident_id=number)}
+    entries = {e.id: e for e in incident_timeline.get_timeline(db_session=db_session, incident_id=number)}
     assert all(c.permalink == entries[c.entry_id].permalink for c in citations)
     assert any(c.permalink and c.permalink.startswith("https://acme.slack.com/") for c in citations)
 
 
 def test_deleted_messages_do_not_count(db_session: Session, now: datetime) -> None:
     number = build_incident(db_session, now, messages=10, status=Status.active)
-    incident_service.delete_timeline_message(
+    incident_timeline.delete_timeline_message(
         db_session=db_session, slack_channel_id="C-checkout", slack_ts="1790000003.000100", deleted_at=now
     )
     result = service.summarize(db_session=db_session, incident_id=number, now=now)
@@ -319,7 +321,7 @@ def test_replace_unlinks_the_old_draft_in_the_same_write(db_session: Session, no
     assert history[1].template_name == "plain" and history[1].body.startswith(DRAFT_BANNER)
     actions = [
         record.action
-        for record in incident_service.audit_log(db_session=db_session, incident_id=number)
+        for record in incident_audit.audit_log(db_session=db_session, incident_id=number)
         if record.action.startswith("postmortem")
     ]
     assert actions == [
@@ -452,7 +454,7 @@ def test_generate_with_a_model_stores_its_name_and_only_real_citations(
     assert _cited_ids(body) <= _entry_ids(db_session, number)
     for heading in AI_TEMPLATE_HEADINGS:
         assert _cited_ids(_section(body, heading)), heading
-    audit = incident_service.audit_log(db_session=db_session, incident_id=number)[0]
+    audit = incident_audit.audit_log(db_session=db_session, incident_id=number)[0]
     assert audit.action == "postmortem_generate"
     assert audit.after["model"]["section_calls"] == len(AI_TEMPLATE_HEADINGS)
     assert audit.after["model"]["invalid_citations"] == 2 * len(AI_TEMPLATE_HEADINGS)

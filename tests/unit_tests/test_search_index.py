@@ -15,7 +15,8 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from agent.db import session_factory
-from agent.incidents import service
+from agent.incidents import catalogue, changes, service
+from agent.incidents import timeline as incident_timeline
 from agent.incidents.enums import EntrySource, Severity, Status, TimelineKind
 from agent.search import index as index_module
 from agent.search.embedding import MiniLMEmbedding
@@ -135,10 +136,10 @@ CORPUS: dict[str, Spec] = {
 
 def build_corpus(db_session: Session, now: datetime, corpus: dict[str, Spec] = CORPUS) -> dict[str, int]:
     """Creates the corpus through the service layer; returns incident numbers by key."""
-    service.upsert_service(
+    catalogue.upsert_service(
         db_session=db_session, name="auth", display_name="Authentication", aliases=["login"]
     )
-    service.upsert_service(db_session=db_session, name="payments", display_name="Payments API")
+    catalogue.upsert_service(db_session=db_session, name="payments", display_name="Payments API")
     db_session.commit()
     numbers: dict[str, int] = {}
     for key, spec in corpus.items():
@@ -155,7 +156,7 @@ def build_corpus(db_session: Session, now: datetime, corpus: dict[str, Spec] = C
             private=spec.private,
         )
         for minute, message in enumerate(spec.timeline, start=1):
-            service.add_timeline_entry(
+            incident_timeline.add_timeline_entry(
                 db_session=db_session,
                 incident_id=incident.id,
                 at=declared + timedelta(minutes=minute),
@@ -229,7 +230,7 @@ def stored(index: IncidentIndex, incident_id: int, part: str) -> Any:
 def test_document_holds_the_fields_and_the_informative_messages(db_session: Session, now: datetime) -> None:
     numbers = build_corpus(db_session, now, {"ddos": CORPUS["ddos"]})
     incident = service.get_or_raise(db_session=db_session, incident_id=numbers["ddos"])
-    entries = service.get_timeline(db_session=db_session, incident_id=incident.id)
+    entries = incident_timeline.get_timeline(db_session=db_session, incident_id=incident.id)
     digest = timeline_digest(entries)
     document = incident_document(incident, digest)
 
@@ -254,7 +255,7 @@ def test_digest_is_bounded_and_prefers_identifiers_and_pins(db_session: Session,
     number = build_corpus(db_session, now, {"dns": CORPUS["dns"]})["dns"]
     filler = "We are still looking into the elevated latency numbers across several regional clusters today"
     for minute in range(100):
-        service.add_timeline_entry(
+        incident_timeline.add_timeline_entry(
             db_session=db_session,
             incident_id=number,
             at=now + timedelta(minutes=minute),
@@ -262,7 +263,7 @@ def test_digest_is_bounded_and_prefers_identifiers_and_pins(db_session: Session,
             text=f"{filler} ({minute})",
             source=EntrySource.slack,
         )
-    service.add_timeline_entry(
+    incident_timeline.add_timeline_entry(
         db_session=db_session,
         incident_id=number,
         at=now + timedelta(hours=3),
@@ -270,7 +271,7 @@ def test_digest_is_bounded_and_prefers_identifiers_and_pins(db_session: Session,
         text="coredns-7f9c on node ip-10-0-3-17 OOMKilled again, exit code 137",
         source=EntrySource.slack,
     )
-    deleted, _ = service.add_timeline_entry(
+    deleted, _ = incident_timeline.add_timeline_entry(
         db_session=db_session,
         incident_id=number,
         at=now + timedelta(hours=4),
@@ -280,12 +281,12 @@ def test_digest_is_bounded_and_prefers_identifiers_and_pins(db_session: Session,
         slack_channel_id="C1",
         slack_ts="1.0",
     )
-    service.delete_timeline_message(
+    incident_timeline.delete_timeline_message(
         db_session=db_session, slack_channel_id="C1", slack_ts="1.0", deleted_at=now
     )
 
     digest = timeline_digest(
-        service.get_timeline(db_session=db_session, incident_id=number, include_deleted=True)
+        incident_timeline.get_timeline(db_session=db_session, incident_id=number, include_deleted=True)
     )
     assert len(digest) <= 1500
     assert "OOMKilled again, exit code 137" in digest
@@ -383,7 +384,7 @@ def test_new_timeline_message_and_service_rename_reach_the_document(
     number = build_corpus(db_session, now, {"ddos": CORPUS["ddos"]})["ddos"]
     index.refresh(db_session)
 
-    service.add_timeline_entry(
+    incident_timeline.add_timeline_entry(
         db_session=db_session,
         incident_id=number,
         at=now,
@@ -391,7 +392,7 @@ def test_new_timeline_message_and_service_rename_reach_the_document(
         text="Scrubbing provider engaged, traffic rerouted through the scrubbing centre",
         source=EntrySource.slack,
     )
-    service.upsert_service(db_session=db_session, name="auth", display_name="Identity platform", aliases=[])
+    catalogue.upsert_service(db_session=db_session, name="auth", display_name="Identity platform", aliases=[])
     db_session.commit()
     assert set(queued(db_session)) == {number}
     assert index.refresh(db_session) == SyncReport(updated=1)
@@ -544,7 +545,7 @@ def test_follow_store_indexes_right_after_a_service_write(
             assert index.count() == 1
             assert stored(index, incident.id, "documents") == "Message queue backlog"
             assert queued(session) == {}
-            assert service.CHANGED_KEY not in session.info
+            assert changes.CHANGED_KEY not in session.info
     finally:
         stop()
     with factory() as session:
@@ -567,7 +568,7 @@ def test_queue_counts_touches_of_every_kind_of_row(
     db_session.execute(search_index_queue.delete())
     db_session.commit()
 
-    entry, _ = service.add_timeline_entry(
+    entry, _ = incident_timeline.add_timeline_entry(
         db_session=db_session,
         incident_id=number,
         at=now,

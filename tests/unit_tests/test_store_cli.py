@@ -14,7 +14,7 @@ from agent.cli import app
 from agent.db import session_scope
 from agent.demo.build import DEMO_QUESTIONS
 from agent.demo.generator import SERVICES
-from agent.incidents import service
+from agent.incidents import service, timeline
 from agent.incidents.enums import ONGOING_STATUSES, Severity
 from agent.incidents.models import Incident, TimelineEntry
 from agent.normalize import parse_window_argument
@@ -151,7 +151,7 @@ def test_show_json_has_the_promised_fields(cli: CliRunner, demo: DemoStore, refe
         assert shown["root_cause"] == incident.root_cause and shown["root_cause"]
         assert shown["remediation"] == incident.remediation and shown["remediation"]
         assert shown["declared_at"].endswith("Z") and shown["resolved_at"].endswith("Z")
-        assert shown["message_count"] == service.count_messages(db_session=db_session, incident_id=123)
+        assert shown["message_count"] == timeline.count_messages(db_session=db_session, incident_id=123)
 
 
 def test_show_prints_not_known_for_an_unknown_root_cause(cli: CliRunner, demo: DemoStore) -> None:

@@ -12,7 +12,7 @@ from langchain_core.messages import HumanMessage
 from sqlalchemy import Engine
 
 from agent.db import session_factory
-from agent.incidents import service
+from agent.incidents import audit, service
 from agent.incidents.enums import Severity, Status
 from tests.unit_tests.agent_fakes import (
     ScriptedChatModel,
@@ -247,7 +247,7 @@ def test_draft_postmortem_needs_a_resolved_incident_with_fifteen_messages(
 def test_read_tools_change_nothing(store: Engine, now: datetime, engine: Engine) -> None:
     run_tools(store, now, ("query_incidents", {}), ("get_incident", {"incident": "incident-1"}))
     with session_factory(engine)() as db_session:
-        assert service.audit_log(db_session=db_session, incident_id=1)[0].action == "declare"
+        assert audit.audit_log(db_session=db_session, incident_id=1)[0].action == "declare"
         assert service.get_or_raise(db_session=db_session, incident_id=1).severity == Severity.sev2
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from agent.context import Context
 from agent.db import session_factory
+from agent.incidents import audit as incident_audit
 from agent.incidents import service
 from agent.incidents.enums import Severity, Status
 from agent.incidents.exceptions import InvalidInput, PermissionDenied
@@ -42,7 +43,7 @@ def incident(store: Engine, number: int) -> tuple[str, str, list[tuple[str, str,
         found = service.get_or_raise(db_session=db_session, incident_id=number)
         audit = [
             (a.action, a.actor, a.source)
-            for a in service.audit_log(db_session=db_session, incident_id=number)
+            for a in incident_audit.audit_log(db_session=db_session, incident_id=number)
         ]
         return found.severity, found.status, audit
 

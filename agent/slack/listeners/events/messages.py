@@ -13,7 +13,7 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 
-from agent.incidents.service import SlackMessage
+from agent.incidents.timeline import SlackMessage
 from agent.slack.history import is_bot_message, message_text, ts_to_datetime
 from agent.slack.ingest import TimelineChange
 from agent.slack.runtime import SlackRuntime, runtime_of
