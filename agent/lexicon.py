@@ -40,6 +40,8 @@ ASPECT_PHRASES: dict[Aspect, str] = {
         r"causing (it|this|that)|\brc\b(?![\s-]?\d)|in the first place|how did (it|this|that|they|we) (happen|start|get)|"
         r"how (it|this|that|the \w+) (got|happened|started)|"
         r"what was the (bad|faulty|broken|offending|culprit|guilty|problematic|bogus) \w+|"
+        r"what(?: was|'s| is) behind (it|this|that|the \w+)|(do|does|did) (we|anyone|anybody|they) know why|"
+        r"any (idea|clue)s? why|"
         r"which (file|config|change|deploy|commit|flag|push|update|rule|query|release) (was it|was to blame|did it)"
     ),
     Aspect.remediation: (
@@ -94,6 +96,9 @@ ASPECT_PHRASES: dict[Aspect, str] = {
         r"|\bwhat (?:%|percent(?:age)?|share|fraction|portion|proportion) of (?:the )?(?:requests|traffic|calls|"
         r"users|customers|logins|checkouts|payments|orders)\b"
         r"|\bhow much (?:traffic|of the traffic) (?:did|was|were)\b"
+        # What was lost or what it cost: "how much data did we lose", "how much did it end up costing us".
+        r"|\bhow much (?:data|money|revenue|traffic)?\s*(?:did|was|were) (?:we|it|they)\b[\w\s]{0,20}"
+        r"\b(?:lose|lost|cost|costing|drop|dropped)\b|\bwhat did (?:it|that|this) cost\b|\bcost us\b"
     ),
     Aspect.channel: r"which channel|what channel|slack channel",
 }

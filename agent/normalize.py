@@ -73,9 +73,12 @@ def _listed_severities(match: re.Match[str]) -> list[Severity]:
 
 # "sev2 or worse", "sev3+", "sev2 and above": that level and every more severe one; "sev3 or lower" the
 # less severe ones.
+# Words may be joined by spaces or hyphens: "sev2 or worse", "sev2-or-worse".
 _SEVERITY_OR_WORSE_RE = re.compile(
-    r"\bsev(?:erity)?[\s\-_:]*([1-5])(?:s|'s)?\s*(\+(?!\s*(?:sev|s?[1-5]))|or worse|or higher|or above|and above|and up|and higher|"
-    r"and worse|or more severe|or lower|or below|and below|or less|and lower|or better)",
+    (
+        r"\bsev(?:erity)?[\s\-_:]*([1-5])(?:s|'s)?[\s-]*(\+(?!\s*(?:sev|s?[1-5]))|or worse|or higher|or above|and above|"
+        r"and up|and higher|and worse|or more severe|or lower|or below|and below|or less|and lower|or better)"
+    ).replace(" ", "[\\s-]+"),
     re.IGNORECASE,
 )
 
@@ -105,7 +108,7 @@ def find_severities(text: str) -> list[Severity]:
         return list(dict.fromkeys(found))
     for match in _SEVERITY_OR_WORSE_RE.finditer(text):
         level = int(match.group(1))
-        worse = match.group(2).lower() in {
+        worse = re.sub(r"[\s-]+", " ", match.group(2).lower()) in {
             "+",
             "or worse",
             "or higher",
@@ -978,9 +981,25 @@ def _month_of_year(name: str, year: int) -> datetime:
     return datetime(year, month, 1, tzinfo=UTC)
 
 
+_MONTH_ONWARDS_RE = re.compile(
+    rf"\b(?:(?:from|since|starting(?: in| from)?) )?(?:the (?:start|beginning) of )?({_MONTH_NAMES})\.?"
+    r" (?:onwards?|on|forwards?|and (?:later|after|since))\b"
+)
+_AFTER_MONTH_RE = re.compile(rf"\bafter ({_MONTH_NAMES})\b")
+
+
 def _explicit_month_window(lowered: str, now: datetime) -> TimeWindow | None:
     """Months said with their year or as a range: "december last year", "dec 2025", "last november" (asked
-    in November: a year ago), "nov 10 through nov 15", "jan to end of march"."""
+    in November: a year ago), "nov 10 through nov 15", "jan to end of march", "october onwards", "after
+    october"."""
+    match = _MONTH_ONWARDS_RE.search(lowered)
+    if match:
+        return TimeWindow(_month_start(match.group(1), now), now, match.group(0))
+    match = _AFTER_MONTH_RE.search(lowered)
+    if match:
+        start = _next_month_start(_month_start(match.group(1), now))
+        if start <= now:
+            return TimeWindow(start, now, match.group(0))
     match = _MONTH_YEAR_RE.search(lowered)
     if match:
         qualifier = match.group(2)

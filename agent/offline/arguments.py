@@ -119,7 +119,7 @@ FILLER_WORDS = frozenset(
     linked before previously earlier ago moment speak progress atm customer customers commander impact
     started start latest news updates update mention mentions mentioning mentioned containing contain
     contains say says said unknown untriaged unclassified unset record here causing yet mitigate mitigating
-    fixing resolve resolving far keeps keep
+    fixing resolve resolving far keeps keep stuff things thing etc whatnot apart aside besides except
     """.split()
 )
 
@@ -457,6 +457,9 @@ class Signals:
 _ASIDE_RE = re.compile(
     r"^\s*(?:feels? like|seems like|looks like|i think|i guess|i feel|fwiw|btw|asking for|need (?:it|this) "
     r"for|for the|just curious|no rush|sorry|thanks|ty|cheers|support wants|the friend)\b"
+    # Who wants to know: "someone in #infra is asking", "my mgr wants it".
+    r"|^\s*(?:some(?:one|body)|people|folks|my (?:manager|mgr|boss|lead)|the (?:team|execs?|boss))"
+    r"(?: (?:in|from|on) #?[\w-]+)? (?:is |are |was |keeps? )?(?:asking|wants? (?:it|this|to know))\b"
     # A restatement after the question ("login stuff basically").
     r"|^[^?]*\b(?:basically|i guess|i mean|more or less|or whatever|etc)\s*[.!]*$",
     re.IGNORECASE,
@@ -529,10 +532,39 @@ def without_asides(text: str) -> str:
     return " ".join(kept)
 
 
+# "i was offline wednesday — what got declared that day?": the question points back at the aside's time.
+_BACK_TO_THAT_DAY_RE = re.compile(r"\b(?:that|the same) (?:day|night|morning|afternoon|evening|week)\b", re.I)
+_BACK_TO_SINCE_RE = re.compile(
+    r"\b(?:since then|while i was (?:out|away|off|offline|gone|on pto|on leave)|while i was away|"
+    r"in the meantime|meanwhile)\b",
+    re.IGNORECASE,
+)
+
+
+def _time_pointed_back_at(asked: str, text: str, now: datetime) -> str | None:
+    """Returns the time frame the question points back at in the aside it left out, or None."""
+    window = parse_time_window(text, now)
+    if window is None:
+        return None
+    if _BACK_TO_THAT_DAY_RE.search(asked):
+        return window.label
+    if _BACK_TO_SINCE_RE.search(asked):
+        # "(left sat the 14th) — what got resolved while i was out?": since that day.
+        label = window.label if window.label.startswith("since") else f"since {window.label}"
+        since = parse_time_window(label, now)
+        return label if since is not None and since.since == window.since else None
+    return None
+
+
 def read_signals(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signals:
-    """Returns the values a question names (in its asking sentences; asides restrict nothing)."""
+    """Returns the values a question names (in its asking sentences; asides restrict nothing, unless the
+    question points back at the time one names)."""
     asked = without_asides(text)
     signals = _read(asked, now=now, services=services)
+    if signals.time_frame is None and asked != text:
+        pointed = _time_pointed_back_at(asked, text, now)
+        if pointed is not None:
+            signals = replace(signals, time_frame=pointed)
     question = _filter_question(asked, now=now, services=services)
     if (
         question is not None
@@ -599,6 +631,24 @@ def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signa
         )
         if name in found_services
     ]
+    set_aside_words = {
+        word.lower()
+        for match in _EXCLUSION_RE.finditer(service_text)
+        for word in re.split(r"[^\w-]+", match.group(1))
+        if word
+    }
+    # "apart from the cdn / edge stuff": set aside, a word of one service's name ("edge" of edge-proxy)
+    # names that service.
+    excluded += [
+        service.name
+        for service in services
+        if service.name not in excluded
+        and any(
+            sum(word in re.split(r"[\s\-_]+", other.name.lower()) for other in services) == 1
+            for word in set_aside_words & set(re.split(r"[\s\-_]+", service.name.lower()))
+            if len(word) >= 4
+        )
+    ]
     excluded += [
         name
         for match in _NEGATED_COPULA_RE.finditer(service_text)
@@ -615,6 +665,7 @@ def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signa
     if set_aside and set_aside >= set(severities):
         # "besides the sev1, what else is open?": every other severity.
         severities = [severity for severity in Severity if severity not in set_aside]
+    residue = [word for word in residue if word.lower() not in set_aside_words]
     return Signals(
         text=text,
         # Incidents named inside quoted or pasted text (a vendor's email) are not the ones asked about.
@@ -695,8 +746,8 @@ def _literal(text: str) -> str | None:
             return phrase
     for token in text.split():
         word = token.strip("\"'“”‘’?!,;:()[]")
-        if len(word) < 8 or not re.search(r"\d", word) or find_incident_refs(word):
-            continue
+        if len(word) < 8 or not re.search(r"\d", word) or find_incident_refs(word) or find_severities(word):
+            continue  # "sev2-or-worse" is a severity, not an identifier
         if "_" in word or re.search(r"\w[.-]\w.*[.-]\w", word):
             try:
                 datetime.fromisoformat(word)
@@ -1037,7 +1088,11 @@ def declare_arguments(
     """
     # Spelling is corrected in `signals.text`; a quoted title keeps the person's own words.
     title = _quoted_title(conversation.question) or _quoted_title(signals.text)
-    title = title or _declare_title(signals.text) or _previous_symptom(conversation)
+    described = _declare_title(signals.text)
+    if described is not None and not has_content(remove_services(described, services)):
+        # "ok then declare one. sev3, orders + checkout": services only; what it is about was said before.
+        described = _previous_symptom(conversation) or described
+    title = title or described or _previous_symptom(conversation)
     if not title and conversation.channel:
         title = DEFAULT_DECLARE_TITLE_CHANNEL.format(channel=conversation.channel)
     if not title:

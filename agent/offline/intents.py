@@ -209,6 +209,8 @@ _ASKING_RE = re.compile(r"^(are|is|were|was|did|does|do|has|have|any|anything|wh
 _CHANGE_VERB_RE = re.compile(
     r"\b(update|change|set|bump|raise|lower|downgrade|upgrade|escalate|de-?escalate|move|make|mark|switch|"
     r"reclassify|drop|adjust|reduce|increase|flip|put|transition|flag|bring)\b"
+    # "INC-296 → resolved please": an arrow to the new value.
+    r"|\s(→|->|=>)\s*(sev|severity|stable|mitigated|resolved|closed|completed|active)"
 )
 _STATUS_VERB_START_RE = re.compile(
     # At the start of the message or of one of its clauses: "latency is back, we're good — resolve it".
@@ -381,7 +383,8 @@ def rule_intent(
     ):
         if pattern.search(lowered):
             return intent, name
-    if _TEMPLATE_HELP_RE.search(lowered) and not names_incident(signals):
+    # "trying to make our own pm template.. what's the syntax for the ai bits": the aside names the subject.
+    if _TEMPLATE_HELP_RE.search(signals.text.lower()) and not names_incident(signals):
         return Intent.template_help, "template help"
     if (
         _POSTMORTEM_RE.search(lowered)

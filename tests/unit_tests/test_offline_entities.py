@@ -318,3 +318,48 @@ def test_a_lead_in_before_a_colon_restricts_nothing() -> None:
         "quick check before the standup: how many sev2s this week?", now=NOW, services=services
     )
     assert signals.residue == [] and signals.severities == [Severity.sev2]
+
+
+@pytest.mark.parametrize(
+    ("text", "since", "until"),
+    [
+        ("sev1s from october onwards", datetime(2026, 10, 1, tzinfo=UTC), NOW),
+        ("anything after september?", datetime(2026, 10, 1, tzinfo=UTC), NOW),
+    ],
+)
+def test_a_month_onwards_runs_to_now(text: str, since: datetime, until: datetime) -> None:
+    window = parse_time_window(text, NOW)
+    assert window is not None and (window.since, window.until) == (since, until)
+
+
+def test_a_severity_and_worse_joined_by_hyphens() -> None:
+    assert [s.value for s in find_severities("any sev3-or-worse lately")] == ["SEV-1", "SEV-2", "SEV-3"]
+
+
+def test_a_set_aside_word_of_a_service_name_names_it() -> None:
+    services = [
+        ServiceName("cdn"),
+        ServiceName("edge-proxy"),
+        ServiceName("mobile-api"),
+        ServiceName("api-gateway"),
+    ]
+    signals = read_signals("what's open apart from the cdn / edge stuff?", now=NOW, services=services)
+    assert signals.excluded_services == ["cdn", "edge-proxy"] and signals.residue == []
+    # "api" names two services: it sets aside neither.
+    shared = read_signals("what's open apart from the api stuff?", now=NOW, services=services)
+    assert shared.excluded_services == []
+
+
+def test_the_question_may_point_back_at_the_time_of_an_aside() -> None:
+    signals = read_signals("i was out tuesday. anything declared that day?", now=NOW, services=[])
+    assert signals.time_frame is not None
+    window = parse_time_window(signals.time_frame, NOW)
+    assert window is not None and window.since == datetime(2026, 11, 24, tzinfo=UTC)
+    # Without the pointing back, the aside restricts nothing.
+    assert read_signals("i was out tuesday. anything declared?", now=NOW, services=[]).time_frame is None
+
+
+def test_someone_asking_is_an_aside() -> None:
+    assert without_asides("any leap second bugs ever? someone in #infra is asking") == (
+        "any leap second bugs ever?"
+    )

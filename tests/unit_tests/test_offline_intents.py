@@ -90,6 +90,9 @@ def test_correct_typos(text: str, corrected: str) -> None:
         ("incident-123 can go to stable, errors are gone", Intent.set_status),
         ("how'd we end up fixing incident-123? might be happening again elsewhere", Intent.remediation),
         ("what % of requests failed in incident-123", Intent.details),
+        ("incident-123 → resolved please", Intent.set_status),
+        ("do we know why incident-123 happened?", Intent.root_cause),
+        ("and how much did incident-123 end up costing us?", Intent.details),
         ("what's still left on incident-123 before we close it", Intent.remediation),
         # A purpose aside names a postmortem without asking for one.
         ("what got resolved this week? want to make sure they all get postmortems", Intent.query),
