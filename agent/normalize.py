@@ -296,7 +296,7 @@ _CLAUSE_BOUNDARIES = frozenset({"and", "but", "or", "that", "which", "while", "w
 _NEGATION_BRIDGES = frozenset(
     """got get gotten been be being yet moved to counting including the ones any marked set as has have had
     ever really fully them it its those these that are is care about already even still in into sitting sat
-    stuck left parked""".split()
+    stuck left parked anything everything s thats""".split()
 )
 
 
@@ -314,6 +314,8 @@ def _clause_before(words: Sequence[str], index: int, reach: int = 6) -> list[str
         listed = word in _STATUS_WORDS or (
             word in {"or", "and"} and position > 0 and reached[position - 1] in _STATUS_WORDS
         )
+        # "skip anything that's already stable": "that's" (split as "that", "s") does not end the reach.
+        listed = listed or (word == "that" and reached[position + 1 : position + 2] == ["s"])
         if not listed and (word in _CLAUSE_BOUNDARIES or word not in _NEGATION_BRIDGES):
             break
         before.append(word)

@@ -90,7 +90,10 @@ _NOT_A_REF_BEFORE_RE = re.compile(
     r"port|version|v|errno|signal|pid|build|pr|ticket|jira|line|row|step|room|floor|node|shard|partition|"
     # A day of a month ("on oct 26") is a date.
     r"jan|january|feb|february|mar|march|apr|april|may|jun|june|jul|july|aug|august|sep|sept|september|oct|"
-    r"october|nov|november|dec|december)\.?\s*$",
+    r"october|nov|november|dec|december|"
+    # So is a day of a week ("sat 21 / sun 22").
+    r"mon|monday|tue|tues|tuesday|wed|wednesday|thu|thur|thurs|thursday|fri|friday|sat|saturday|sun|sunday)"
+    r"\.?\s*$",
     re.IGNORECASE,
 )
 _SEVERITY_WORD_RE = re.compile(r"\b(?:sev(?:erity)?|s)[\s\-_:]*[1-5](?:s|'s)?\b", re.IGNORECASE)
@@ -119,7 +122,7 @@ FILLER_WORDS = frozenset(
     linked before previously earlier ago moment speak progress atm customer customers commander impact
     started start latest news updates update mention mentions mentioning mentioned containing contain
     contains say says said unknown untriaged unclassified unset record here causing yet mitigate mitigating
-    fixing resolve resolving far keeps keep stuff things thing etc whatnot apart aside besides except
+    fixing resolve resolving far keeps keep stuff things thing etc whatnot apart aside besides except nothing
     """.split()
 )
 
@@ -457,6 +460,8 @@ class Signals:
 _ASIDE_RE = re.compile(
     r"^\s*(?:feels? like|seems like|looks like|i think|i guess|i feel|fwiw|btw|asking for|need (?:it|this) "
     r"for|for the|just curious|no rush|sorry|thanks|ty|cheers|support wants|the friend)\b"
+    # A gloss on the question: "i.e. postmortem still outstanding", "e.g. the payflow one".
+    r"|^\s*(?:i\.\s?e\.?|e\.\s?g\.?|aka|as in)\s"
     # Who wants to know: "someone in #infra is asking", "my mgr wants it".
     r"|^\s*(?:some(?:one|body)|people|folks|my (?:manager|mgr|boss|lead)|the (?:team|execs?|boss))"
     r"(?: (?:in|from|on) #?[\w-]+)? (?:is |are |was |keeps? )?(?:asking|wants? (?:it|this|to know))\b"
@@ -475,7 +480,7 @@ _PURPOSE_RE = re.compile(
     re.IGNORECASE,
 )
 # A colon ends a lead-in ("sanity check before the exec sync: how many ...?") as a full stop does.
-_SENTENCE_SPLIT_RE = re.compile(r"(?<=[?!.;:])\s+|\s+[—–]\s+|\s+-\s+|\(|\)")
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[?!.;:])(?<!i\.e\.)(?<!e\.g\.)\s+|\s+[—–]\s+|\s+-\s+|\(|\)")
 
 
 def real_words() -> frozenset[str]:
@@ -534,22 +539,35 @@ def without_asides(text: str) -> str:
 
 # "i was offline wednesday — what got declared that day?": the question points back at the aside's time.
 _BACK_TO_THAT_DAY_RE = re.compile(r"\b(?:that|the same) (?:day|night|morning|afternoon|evening|week)\b", re.I)
-_BACK_TO_SINCE_RE = re.compile(
-    r"\b(?:since then|while i was (?:out|away|off|offline|gone|on pto|on leave)|while i was away|"
-    r"in the meantime|meanwhile)\b",
+_WHILE_AWAY_RE = re.compile(
+    r"\bwhile i was (?:out|away|off|offline|gone|on pto|on leave|off-grid)\b|\bin the meantime\b|\bmeanwhile\b",
+    re.IGNORECASE,
+)
+_SINCE_THEN_RE = re.compile(r"\bsince then\b", re.IGNORECASE)
+_AWAY_RE = re.compile(
+    r"\b(?:was|been|i was|i'?ve been)\s+(?:out|off|away|offline|off-grid|on pto|on leave|asleep)\b",
+    re.IGNORECASE,
+)
+# "was offline last weekend — did anything get declared?": what happened is asked of the time of absence.
+_WHAT_HAPPENED_RE = re.compile(
+    r"\b(?:declared|got declared|kicked off|happened|came in|did i miss|i missed|went down|broke)\b",
     re.IGNORECASE,
 )
 
 
 def _time_pointed_back_at(asked: str, text: str, now: datetime) -> str | None:
-    """Returns the time frame the question points back at in the aside it left out, or None."""
+    """Returns the time frame the question points back at in the aside it left out, or None.
+
+    "that day" and "while i was out" are the aside's own window; "since then" runs from its start to now.
+    """
     window = parse_time_window(text, now)
     if window is None:
         return None
-    if _BACK_TO_THAT_DAY_RE.search(asked):
+    if _BACK_TO_THAT_DAY_RE.search(asked) or _WHILE_AWAY_RE.search(asked):
         return window.label
-    if _BACK_TO_SINCE_RE.search(asked):
-        # "(left sat the 14th) — what got resolved while i was out?": since that day.
+    if _WHAT_HAPPENED_RE.search(asked) and _AWAY_RE.search(text):
+        return window.label
+    if _SINCE_THEN_RE.search(asked):
         label = window.label if window.label.startswith("since") else f"since {window.label}"
         since = parse_time_window(label, now)
         return label if since is not None and since.since == window.since else None
@@ -1006,7 +1024,12 @@ def described_incident(description: str, conversation: Conversation) -> str | No
 
     The title's words must share more with the description than any other listed incident's do.
     """
-    wanted = {w.lower() for w in _WORD_RE.findall(description) if w.lower() not in FILLER_WORDS}
+    # "who's running it" asks for the commander; "running" describes nothing.
+    wanted = {
+        w.lower()
+        for w in _WORD_RE.findall(without_aspect_phrases(description))
+        if w.lower() not in FILLER_WORDS
+    }
     for message in reversed(conversation.earlier):
         if not isinstance(message, ToolMessage):
             continue
@@ -1166,7 +1189,6 @@ def postmortem_arguments(signals: Signals, incident: int | None) -> dict[str, An
     template = _TEMPLATE_RE.search(signals.text)
     # "the default template" / "the usual template" name no template: the store's default applies.
     if template and template.group(1).lower() not in _NOT_A_TEMPLATE_NAME | {
-        "ai",
         "default",
         "usual",
         "standard",

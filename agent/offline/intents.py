@@ -141,6 +141,9 @@ def correct_typos(text: str) -> str:
             return word  # another form of a keyword ("happen", "declared") is not a typo
         return close[0]
 
+    # "w/" and "w/o" are Slack for "with" and "without" ("nothing to do w/ payments").
+    text = re.sub(r"(?<![\w/])w/o(?![\w/])", "without", text, flags=re.IGNORECASE)
+    text = re.sub(r"(?<![\w/])w/(?=\s)", "with", text, flags=re.IGNORECASE)
     return monitoring_as_status(_TOKEN_RE.sub(fix, text))
 
 
@@ -498,8 +501,18 @@ def _without_service_related(lowered: str, signals: Signals) -> str:
     )
 
 
+# "wasn't there one where someone ran rm -rf on the prod db? which incident was that": one incident, told.
+_WHICH_ONE_RE = re.compile(r"\b(which|what) (incident|inc|one) (was|is) (that|it|this)\b")
+
+
 def _search_rule(signals: Signals, lowered: str, *, has_focus: bool = False) -> tuple[Intent, str] | None:
     """Returns query, topic or symptom search for questions over many incidents, or details of one."""
+    if (
+        _WHICH_ONE_RE.search(lowered)
+        and signals.described
+        and not (signals.counting or names_incident(signals))
+    ):
+        return Intent.details, "which one, described"
     symptom = bool(_SYMPTOM_RE.search(lowered))
     about_topic = bool(_TOPIC_CONNECTOR_RE.search(lowered) or _SEARCH_RE.search(lowered))
     asks_many = bool(_QUERY_RE.search(lowered)) or (

@@ -366,6 +366,15 @@ class OfflineChatModel(BaseChatModel):
             ):
                 # "and what did we change afterwards?": the incident the conversation is about.
                 return [("get_incident", {"incident": public_id(discussed)})]
+            if (
+                conversation.focus is not None
+                and not names_incident(signals)
+                and signals.history
+                and asks_latest(signals.text)
+            ):
+                # "had payflow timing out like this before? what did we do last time?" in the channel: the
+                # last incident like this one, not this one.
+                return [("related_incidents", {"time_frame": ALL_TIME})]
             search = _search_terms(signals)
             target = resolve_incident(signals, conversation)
             if (
@@ -547,7 +556,10 @@ def _search_terms(signals: Signals) -> str | None:
     if not (signals.residue or signals.services):
         return None
     # The words incident titles hold say what to find; the rest of the sentence only dilutes the search.
-    return " ".join([*signals.services, *signals.residue]) or topic_text(signals) or core_phrase(signals)
+    # When no title holds any of them ("someone ran rm -rf on the prod db"), the described words are all
+    # there is to go on.
+    words = signals.residue or signals.described
+    return " ".join([*signals.services, *words]) or topic_text(signals) or core_phrase(signals)
 
 
 _INTENT_ASPECTS = {Intent.root_cause: Aspect.root_cause, Intent.remediation: Aspect.remediation}

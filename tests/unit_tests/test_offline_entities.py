@@ -356,10 +356,31 @@ def test_the_question_may_point_back_at_the_time_of_an_aside() -> None:
     window = parse_time_window(signals.time_frame, NOW)
     assert window is not None and window.since == datetime(2026, 11, 24, tzinfo=UTC)
     # Without the pointing back, the aside restricts nothing.
-    assert read_signals("i was out tuesday. anything declared?", now=NOW, services=[]).time_frame is None
+    assert read_signals("i was out tuesday. which are open?", now=NOW, services=[]).time_frame is None
 
 
 def test_someone_asking_is_an_aside() -> None:
     assert without_asides("any leap second bugs ever? someone in #infra is asking") == (
         "any leap second bugs ever?"
     )
+
+
+def test_a_negation_reaches_across_thats() -> None:
+    assert find_status_filter("open ones still active? skip anything that's already stable") == ["active"]
+
+
+def test_a_gloss_after_ie_is_an_aside() -> None:
+    assert without_asides("how many are resolved? i.e. postmortems still due") == "how many are resolved?"
+
+
+def test_a_number_after_a_weekday_is_a_date() -> None:
+    signals = read_signals("anything over the weekend (sat 21 / sun 22)?", now=NOW, services=[])
+    assert signals.bare_refs == []
+
+
+def test_what_happened_while_away_is_asked_of_the_time_away() -> None:
+    signals = read_signals("was offline last weekend — did anything get declared?", now=NOW, services=[])
+    assert signals.time_frame == "last weekend"
+    # What is open now is not asked of the time away.
+    now_open = read_signals("i was offline yesterday, how many are open right now?", now=NOW, services=[])
+    assert now_open.time_frame is None

@@ -91,6 +91,8 @@ def test_correct_typos(text: str, corrected: str) -> None:
         ("how'd we end up fixing incident-123? might be happening again elsewhere", Intent.remediation),
         ("what % of requests failed in incident-123", Intent.details),
         ("incident-123 → resolved please", Intent.set_status),
+        ("wasn't there one where a cron job wiped the bucket? which incident was that", Intent.details),
+        ("sev1s this month that had nothing to do w/ payments?", Intent.query),
         ("do we know why incident-123 happened?", Intent.root_cause),
         ("and how much did incident-123 end up costing us?", Intent.details),
         ("what's still left on incident-123 before we close it", Intent.remediation),
