@@ -24,7 +24,7 @@ from typing import Any
 
 from agent.demo.generator import SERVICES
 from agent.incidents.exceptions import InvalidInput
-from agent.normalize import NUMBER_WORDS, parse_window_argument
+from agent.time_windows import NUMBER_WORDS, parse_window_argument
 from evals.dataset import WRITE_TOOLS, ExpectedState, Facts, ToolExpectation, incident_number
 
 CHECKS = ("tools", "args", "facts", "state")

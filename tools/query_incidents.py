@@ -11,14 +11,9 @@ from pydantic import BaseModel, Field
 from agent.db import session_for
 from agent.incidents import catalogue, service
 from agent.incidents.enums import RESOLVED_STATUSES, Severity, Status
-from agent.normalize import (
-    parse_incident_ref,
-    parse_severity,
-    parse_status_filter,
-    parse_window_argument,
-    resolve_service,
-)
+from agent.normalize import parse_incident_ref, parse_severity, parse_status_filter, resolve_service
 from agent.serialize import incident_brief, iso
+from agent.time_windows import parse_window_argument
 from tools.results import tool_reply
 from tools.runtime import agent_tool, context_of
 

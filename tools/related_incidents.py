@@ -13,9 +13,9 @@ from agent.incidents import service
 from agent.incidents.enums import RESOLVED_STATUSES
 from agent.incidents.exceptions import InvalidInput
 from agent.incidents.models import Incident
-from agent.normalize import ALL_TIME_START, TimeWindow, parse_window_argument
 from agent.search.hybrid import SIMILARITY_FLOOR, search_incidents
 from agent.serialize import incident_brief, iso
+from agent.time_windows import ALL_TIME_START, TimeWindow, parse_window_argument
 from tools.results import tool_reply
 from tools.runtime import agent_tool, context_of, index_for, resolve_incident, state_value
 

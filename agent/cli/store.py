@@ -30,9 +30,10 @@ from agent.incidents import audit as incident_audit
 from agent.incidents import catalogue, service
 from agent.incidents import timeline as incident_timeline
 from agent.incidents.exceptions import IncidentCopilotError, InvalidInput
-from agent.normalize import parse_incident_ref, parse_severity, parse_status_filter, parse_window_argument
+from agent.normalize import parse_incident_ref, parse_severity, parse_status_filter
 from agent.serialize import incident_brief, incident_detail, iso
 from agent.settings import get_settings
+from agent.time_windows import parse_window_argument
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -22,7 +22,6 @@ from agent.incidents.enums import Severity, Status
 from agent.incidents.exceptions import InvalidSeverity
 from agent.lexicon import asker_words, without_aspect_phrases
 from agent.normalize import (
-    ALL_TIME_START,
     THIS_INCIDENT_RE,
     ServiceName,
     find_dropped_statuses,
@@ -35,9 +34,9 @@ from agent.normalize import (
     negates_completed,
     parse_severity,
     parse_status_filter,
-    parse_time_window,
     remove_services,
 )
+from agent.time_windows import ALL_TIME_START, parse_time_window
 from prompts.offline import DEFAULT_DECLARE_TITLE_CHANNEL
 
 QUERY_FILTER_KEYS = ("status", "severity", "services", "exclude_services", "time_frame", "text")

@@ -14,11 +14,11 @@ from agent.normalize import (
     find_severity_filter,
     find_status_filter,
     monitoring_as_status,
-    parse_time_window,
 )
 from agent.offline.arguments import mask_entities, read_signals, without_asides
 from agent.permissions import write_was_requested
 from agent.serialize import duration_text
+from agent.time_windows import parse_time_window
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 

@@ -15,8 +15,6 @@ from agent.normalize import (
     find_severity_filter,
     find_status,
     find_status_filter,
-    parse_time_window,
-    parse_window_argument,
     remove_services,
 )
 from agent.offline.arguments import read_signals
@@ -29,6 +27,7 @@ from agent.offline.intents import (
     get_classifier,
     rule_intent,
 )
+from agent.time_windows import parse_time_window, parse_window_argument
 from prompts.offline import INTENT_EXAMPLES
 from tests.conftest import NOW
 

@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 from agent.context import Context
 from agent.db import make_engine, upgrade
 from agent.incidents import catalogue
-from agent.normalize import ServiceName, parse_window_argument
+from agent.normalize import ServiceName
 from agent.offline import OfflineChatModel
 from agent.offline.answers import format_incident
 from agent.offline.model import runtime_services
+from agent.time_windows import parse_window_argument
 from prompts.offline import (
     ANSWER_DECLINE,
     ANSWER_HELP,

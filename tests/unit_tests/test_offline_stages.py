@@ -15,7 +15,6 @@ from agent.normalize import (
     find_severity_filter,
     find_status,
     find_status_filter,
-    parse_time_window,
 )
 from agent.offline.arguments import (
     read_signals,
@@ -26,6 +25,7 @@ from agent.offline.arguments import (
 )
 from agent.search.vocabulary import expand_query
 from agent.serialize import duration_text
+from agent.time_windows import parse_time_window
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SERVICES = [ServiceName("payments", ()), ServiceName("cdn", ()), ServiceName("auth", ())]

@@ -23,7 +23,7 @@ from agent.importers.jsonl import import_jsonl
 from agent.incidents import service
 from agent.incidents.exceptions import IncidentCopilotError
 from agent.incidents.models import AuditRecord, Incident, TimelineEntry
-from agent.normalize import parse_incident_ref, parse_severity, parse_status, parse_time_window
+from agent.normalize import parse_incident_ref, parse_severity, parse_status
 from agent.postmortems.templates import (
     TemplateValidationError,
     parse_template,
@@ -32,6 +32,7 @@ from agent.postmortems.templates import (
 )
 from agent.search.keyword import keyword_search
 from agent.slack.history import plain_text
+from agent.time_windows import parse_time_window
 from tests.conftest import NOW, declare_incidents
 
 MEGABYTE = "x" * (1 << 20)

@@ -17,7 +17,7 @@ from agent.demo.generator import SERVICES
 from agent.incidents import service, timeline
 from agent.incidents.enums import ONGOING_STATUSES, Severity
 from agent.incidents.models import Incident, TimelineEntry
-from agent.normalize import parse_window_argument
+from agent.time_windows import parse_window_argument
 from tests.conftest import NOW, DemoStore
 from tests.unit_tests.test_import_slack_export import checkout_channel, write_export
 

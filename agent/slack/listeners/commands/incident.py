@@ -17,10 +17,11 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from agent.incidents.exceptions import IncidentCopilotError, InvalidInput
-from agent.normalize import find_incident_refs, parse_severity, parse_status, parse_window_argument
+from agent.normalize import find_incident_refs, parse_severity, parse_status
 from agent.slack.blocks import HELP_TEXT, help_blocks
 from agent.slack.runtime import SlackRuntime, runtime_of
 from agent.slack.turns import answer_message, ask, error_sentence, post_reply
+from agent.time_windows import parse_window_argument
 
 logger = logging.getLogger(__name__)
 
