@@ -162,14 +162,14 @@ def parse_time_window(text: str, now: datetime) -> TimeWindow | None:
     if earlier:
         # "there was a payflow outage earlier this month": before today, not the one that began an hour ago.
         today = _start_of_day(now)
-        start = today - timedelta(days=now.weekday()) if earlier.group(1) == "week" else today.replace(day=1)
+        start = _period_start(earlier.group(1), now)
         return TimeWindow(start, today if today > start else now, earlier.group(0))
     if re.search(r"\bthis week\b", lowered):
-        return TimeWindow(_start_of_day(now) - timedelta(days=now.weekday()), now, "this week")
+        return TimeWindow(_period_start("week", now), now, "this week")
     if re.search(r"\bthis month\b", lowered):
-        return TimeWindow(_start_of_day(now).replace(day=1), now, "this month")
+        return TimeWindow(_period_start("month", now), now, "this month")
     if re.search(r"\bthis (?:year|yr)\b", lowered):
-        return TimeWindow(_start_of_day(now).replace(month=1, day=1), now, "this year")
+        return TimeWindow(_period_start("year", now), now, "this year")
     match = _SINCE_RE.search(text)
     if match:
         since = _since_phrase(match.group(1), now)

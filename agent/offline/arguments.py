@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -537,7 +538,9 @@ def without_asides(text: str) -> str:
 
 
 # "i was offline wednesday — what got declared that day?": the question points back at the aside's time.
-_BACK_TO_THAT_DAY_RE = re.compile(r"\b(?:that|the same) (?:day|night|morning|afternoon|evening|week)\b", re.I)
+_BACK_TO_THAT_DAY_RE = re.compile(
+    r"\b(?:that|the same) (?:day|night|morning|afternoon|evening|week)\b", re.IGNORECASE
+)
 _WHILE_AWAY_RE = re.compile(
     r"\bwhile i was (?:out|away|off|offline|gone|on pto|on leave|off-grid)\b|\bin the meantime\b|\bmeanwhile\b",
     re.IGNORECASE,
@@ -641,30 +644,18 @@ def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signa
     )
     service_text = _SEARCH_VERB_RE.sub(" ", text)
     found_services = find_services_fuzzy(service_text, services)
-    excluded = [
-        name
-        for name in find_services_fuzzy(
-            " ".join(m.group(1) for m in _EXCLUSION_RE.finditer(service_text)), services
-        )
-        if name in found_services
-    ]
-    set_aside_words = {
-        word.lower()
-        for match in _EXCLUSION_RE.finditer(service_text)
-        for word in re.split(r"[^\w-]+", match.group(1))
-        if word
-    }
+    set_aside_text = " ".join(m.group(1) for m in _EXCLUSION_RE.finditer(service_text))
+    excluded = [name for name in find_services_fuzzy(set_aside_text, services) if name in found_services]
+    set_aside_words = {word.lower() for word in re.split(r"[^\w-]+", set_aside_text) if word}
     # "apart from the cdn / edge stuff": set aside, a word of one service's name ("edge" of edge-proxy)
     # names that service.
+    name_words = {service.name: set(re.split(r"[\s\-_]+", service.name.lower())) for service in services}
+    owners = Counter(word for words in name_words.values() for word in words)
     excluded += [
-        service.name
-        for service in services
-        if service.name not in excluded
-        and any(
-            sum(word in re.split(r"[\s\-_]+", other.name.lower()) for other in services) == 1
-            for word in set_aside_words & set(re.split(r"[\s\-_]+", service.name.lower()))
-            if len(word) >= 4
-        )
+        name
+        for name, words in name_words.items()
+        if name not in excluded
+        and any(owners[word] == 1 and len(word) >= 4 for word in words & set_aside_words)
     ]
     excluded += [
         name
