@@ -443,6 +443,8 @@ def _thanksgiving(year: int) -> date:
 # Named days people date things by ("since thanksgiving", "over halloween"); floating ones by the US
 # calendar, which is what the on-call folk who say them mean.
 _NAMED_DAYS: dict[str, Callable[[int], date]] = {
+    # Before "new year's": the regex takes the first alternative that matches, and "eve" must not be left over.
+    r"new year'?s eve|nye": lambda y: date(y, 12, 31),
     r"new year'?s(?: day)?": lambda y: date(y, 1, 1),
     r"valentine'?s(?: day)?": lambda y: date(y, 2, 14),
     r"memorial day": lambda y: _nth_weekday(y, 5, 0, -1),
@@ -455,7 +457,6 @@ _NAMED_DAYS: dict[str, Callable[[int], date]] = {
     r"christmas eve|xmas eve": lambda y: date(y, 12, 24),
     r"christmas(?: day)?|xmas": lambda y: date(y, 12, 25),
     r"boxing day": lambda y: date(y, 12, 26),
-    r"new year'?s eve|nye": lambda y: date(y, 12, 31),
 }
 _NAMED_DAY_RE = re.compile(
     r"\b(?:(since|after|from)\s+)?(" + "|".join(f"(?:{name})" for name in _NAMED_DAYS) + r")\b"

@@ -291,6 +291,8 @@ def test_words_that_ask_for_an_attribute_are_not_the_description() -> None:
         ("what broke over labor day", datetime(2026, 9, 7, tzinfo=UTC), datetime(2026, 9, 8, tzinfo=UTC)),
         # The latest one that has begun: last year's christmas.
         ("since christmas", datetime(2025, 12, 25, tzinfo=UTC), NOW),
+        ("since new year's eve", datetime(2025, 12, 31, tzinfo=UTC), NOW),
+        ("since new year's", datetime(2026, 1, 1, tzinfo=UTC), NOW),
     ],
 )
 def test_named_days(text: str, since: datetime, until: datetime) -> None:
