@@ -458,8 +458,12 @@ _NAMED_DAYS: dict[str, Callable[[int], date]] = {
     r"christmas(?: day)?|xmas": lambda y: date(y, 12, 25),
     r"boxing day": lambda y: date(y, 12, 26),
 }
+# Only after a word that dates something by it: "since halloween", "over thanksgiving", "on black friday";
+# "new year's eve is coming up and i'm on call" dates nothing.
 _NAMED_DAY_RE = re.compile(
-    r"\b(?:(since|after|from)\s+)?(" + "|".join(f"(?:{name})" for name in _NAMED_DAYS) + r")\b"
+    r"\b(?:(since|after|from)|on|over|during|around|at|last|this past)\s+(?:the\s+)?("
+    + "|".join(f"(?:{name})" for name in _NAMED_DAYS)
+    + r")\b"
 )
 
 

@@ -300,6 +300,10 @@ def test_named_days(text: str, since: datetime, until: datetime) -> None:
     assert window is not None and (window.since, window.until) == (since, until)
 
 
+def test_a_named_day_dates_nothing_without_a_word_that_dates_by_it() -> None:
+    assert parse_time_window("new year's eve is coming up and i'm on call", NOW) is None
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
