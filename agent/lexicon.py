@@ -32,6 +32,13 @@ class Aspect(StrEnum):
     channel = "channel"
 
 
+MEASURED_QUANTITY_PHRASES = (
+    r"\bhow many (?:[\w-]+ ){0,2}?(?:requests|calls|users|customers|clients|merchants|orders|payments|"
+    r"transactions|logins|checkouts|messages|emails|jobs|records|rows|events|accounts|charges|bookings)\b"
+)
+"""How many of something an incident hurt ("how many legit requests failed during the ddos"): its customer
+impact, which a count of incidents is not."""
+
 ASPECT_PHRASES: dict[Aspect, str] = {
     Aspect.root_cause: (
         r"root[\s-]?causes?|rca|what caused|caused (it|this|that)|cause of|why did|"
@@ -71,9 +78,11 @@ ASPECT_PHRASES: dict[Aspect, str] = {
         r"ttr|time to resolution|how quickly|how fast .* (fixed|resolved)"
     ),
     Aspect.commander: (
-        r"commander|\bic\b|incident lead|who (ran|led|was running|was leading|owned|owns|is running|is leading|"
+        r"commander|\bic\b|incident lead|who (ran|led|commanded|coordinated|drove|quarterbacked|ran point|"
+        r"was running|was leading|owned|owns|is running|is leading|is coordinating|was coordinating|is commanding|"
+        r"was commanding|"
         r"is the ic|was the ic|was in charge|is in charge|handled|is handling|was on point)|who'?s (running|leading|"
-        r"the ic|in charge|on point)"
+        r"the ic|in charge|on point|commanding|coordinating)"
     ),
     Aspect.responders: (
         r"who (were|are) the responders|list the responders|which responders|who (was|is|were|are) "
@@ -85,7 +94,11 @@ ASPECT_PHRASES: dict[Aspect, str] = {
     ),
     Aspect.resolved: r"when( \w+){0,2} (did|was|were) .{0,40}\b(resolved|fixed|closed|end|ended|over|recover\w*)",
     Aspect.severity: r"what sev\b|what severity|which sev|which severity|how (bad|severe)|sev level|severity level",
-    Aspect.status: r"what(?:'s| is) the status|status of|still (open|active|going|ongoing)\?|is it (resolved|fixed|over)",
+    Aspect.status: (
+        r"what(?:'s| is) the status|status of|still (open|active|going|ongoing)\?|is it (resolved|fixed|over)"
+        # "are we still firefighting or just watching?", "is it still burning?"
+        r"|\b(?:are we|is it|is this|is that|are they) (?:still|just|now) \w+"
+    ),
     Aspect.services: r"which services|what services|services (were )?(affected|impacted|hit)|what (did it|was) (hit|affected)",
     Aspect.impact: (
         r"customer impact|impact on customers|who was affected|what was the impact|how many customers|blast radius"
@@ -96,6 +109,8 @@ ASPECT_PHRASES: dict[Aspect, str] = {
         r"|\bwhat (?:%|percent(?:age)?|share|fraction|portion|proportion) of (?:the )?(?:requests|traffic|calls|"
         r"users|customers|logins|checkouts|payments|orders)\b"
         r"|\bhow much (?:traffic|of the traffic) (?:did|was|were)\b"
+        # A quantity inside one incident, not a count of incidents: "how many legit requests failed".
+        rf"|{MEASURED_QUANTITY_PHRASES}"
         # What was lost or what it cost: "how much data did we lose", "how much did it end up costing us".
         r"|\bhow much (?:data|money|revenue|traffic)?\s*(?:did|was|were) (?:we|it|they)\b[\w\s]{0,20}"
         r"\b(?:lose|lost|cost|costing|drop|dropped)\b|\bwhat did (?:it|that|this) cost\b|\bcost us\b"

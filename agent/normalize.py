@@ -129,7 +129,8 @@ def find_severities(text: str) -> list[Severity]:
 _UNKNOWN_SEVERITY_RE = re.compile(
     r"(?:\b|(?<=\s))(unknown|no|missing|unset|without|w/o|lacking|untriaged|unclassified|blank|empty)[\s-]+"
     r"(?:an? |any )?(severity|sev)\b|"
-    r"\b(severity|sev) (is |still |was |set to |at |of )?['\"]?(unknown|unset|missing|blank|empty|tbd|none)\b|"
+    r"\b(severity|sev)(\s*[:=]+\s*|\s+(?:is|still|was|set to|at|of|as|equals?)\s+|\s+)['\"]?"
+    r"(unknown|unset|missing|blank|empty|tbd|none)\b|"
     r"\b(never|not|no one|nobody)\b[\w\s]{0,25}\b(severity|sev)\b|"
     # "still don't have a sev set", "hasn't got a severity yet": a negated having, no level after it.
     r"\b(?:do|does|did|have|has|had)(?:n'?t| not)\b[\w\s]{0,20}\b(?:severity|sev)\b(?![\s:-]*[1-5])|"
@@ -294,7 +295,7 @@ _CLAUSE_BOUNDARIES = frozenset({"and", "but", "or", "that", "which", "while", "w
 _NEGATION_BRIDGES = frozenset(
     """got get gotten been be being yet moved to counting including the ones any marked set as has have had
     ever really fully them it its those these that are is care about already even still in into sitting sat
-    stuck left parked anything everything s thats""".split()
+    stuck left parked anything everything s thats on over""".split()
 )
 
 

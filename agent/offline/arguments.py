@@ -21,7 +21,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from agent.incidents.enums import Severity, Status
 from agent.incidents.exceptions import InvalidSeverity
-from agent.lexicon import asker_words, without_aspect_phrases
+from agent.lexicon import MEASURED_QUANTITY_PHRASES, asker_words, without_aspect_phrases
 from agent.normalize import (
     THIS_INCIDENT_RE,
     ServiceName,
@@ -54,7 +54,10 @@ _CONTEXT_LINE_RE = re.compile(
 _PRONOUN_RE = re.compile(
     r"\b(it|its|it's|that one|that incident|the incident|same incident|this one)\b", re.IGNORECASE
 )
-_COUNT_RE = re.compile(r"\b(how many|number of|count|counts|total|tally)\b", re.IGNORECASE)
+_COUNT_RE = re.compile(
+    r"\b(how many|number of|count|counts|total|tally|how often|how frequently)\b", re.IGNORECASE
+)
+_MEASURED_RE = re.compile(MEASURED_QUANTITY_PHRASES, re.IGNORECASE)
 _WORD_RE = re.compile(r"[A-Za-z0-9][\w.'-]*")
 # A bare number where an incident is meant ("bump 512 to sev2", "what caused 498?"): not a severity, a
 # count, a duration, a year, a time or a version.
@@ -123,6 +126,7 @@ FILLER_WORDS = frozenset(
     started start latest news updates update mention mentions mentioning mentioned containing contain
     contains say says said unknown untriaged unclassified unset record here causing yet mitigate mitigating
     fixing resolve resolving far keeps keep stuff things thing etc whatnot apart aside besides except nothing
+    often frequently layer layers tier tiers stack side area bits bit part parts piece
     """.split()
 )
 
@@ -194,7 +198,9 @@ _SEARCH_VERB_RE = re.compile(
 )
 _HISTORY_RE = re.compile(
     r"\b(ever|before|previously|historically|have we (had|seen)|did we (ever )?(have|see)|"
-    r"has (this|that|it) happened|(the )?last time|once|again|in the past|what do we have|have we got|"
+    # "charged again and again" tells what happened, it does not look back.
+    r"has (this|that|it) happened|(the )?last time|once|(?<!and )again(?! and again)|in the past|"
+    r"what do we have|have we got|"
     r"familiar|rings? a bell|deja vu|déjà vu)\b",
     re.IGNORECASE,
 )
@@ -686,7 +692,7 @@ def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signa
         excluded_services=excluded,
         time_frame=time_frame,
         bare_refs=_bare_refs(_remove_phrase(asker_words(text), window.label if window else None)),
-        counting=bool(_COUNT_RE.search(text)),
+        counting=bool(_COUNT_RE.search(_MEASURED_RE.sub(" ", text))),
         history=all_time or bool(_HISTORY_RE.search(text)),
         literal=_literal(text),
         residue=residue,

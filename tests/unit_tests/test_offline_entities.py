@@ -46,6 +46,7 @@ def test_several_severities_are_all_kept(text: str, expected: list[str]) -> None
         ("what's actively being worked on?", ["active"]),
         ("how many fires are we fighting?", ["ongoing"]),
         ("active, not counting stable", ["active"]),
+        ("which got resolved but never moved on to completed", ["resolved"]),
     ],
 )
 def test_status_words_and_their_negations(text: str, expected: list[str]) -> None:
@@ -91,6 +92,10 @@ def test_a_bare_number_is_an_incident_only_where_nothing_else_fits(text: str, ba
         ("who ran it?", (Aspect.commander,)),
         ("what was the root cause and who was the IC", (Aspect.root_cause, Aspect.commander)),
         ("tell me about incident-7", ()),
+        ("who commanded the kafka one", (Aspect.commander,)),
+        ("who's coordinating 12 right now", (Aspect.commander,)),
+        ("are we still fighting it or just watching", (Aspect.status,)),
+        ("how many orders failed during the checkout outage", (Aspect.impact,)),
     ],
 )
 def test_the_attributes_a_question_asks_for(text: str, aspects: tuple[Aspect, ...]) -> None:
@@ -201,6 +206,8 @@ def test_earlier_this_week_on_a_monday_still_covers_today() -> None:
         ("anything that hasn't got a severity yet?", True),
         ("the ones that don't have a sev 1", False),
         ("what sev does 300 have", False),
+        ("incidents with severity = unknown", True),
+        ("anything where sev: tbd", True),
     ],
 )
 def test_a_negated_having_of_a_severity_means_no_severity(text: str, unknown: bool) -> None:
@@ -390,3 +397,21 @@ def test_what_happened_while_away_is_asked_of_the_time_away() -> None:
     # What is open now is not asked of the time away.
     now_open = read_signals("i was offline yesterday, how many are open right now?", now=NOW, services=[])
     assert now_open.time_frame is None
+
+
+@pytest.mark.parametrize(
+    ("text", "counting"),
+    [
+        ("how often did dns take us down this year", True),
+        ("how many incidents were sev1", True),
+        # A quantity inside one incident, asked of its impact, is no count of incidents.
+        ("how many payments were declined in the billing outage", False),
+    ],
+)
+def test_what_counts_incidents(text: str, counting: bool) -> None:
+    assert read_signals(text, now=NOW, services=[]).counting is counting
+
+
+def test_a_repetition_is_no_look_back() -> None:
+    assert not read_signals("when users got logged out again and again", now=NOW, services=[]).history
+    assert read_signals("did users get logged out again?", now=NOW, services=[]).history
