@@ -113,6 +113,14 @@ _THIS_DESCRIBED_RE = re.compile(
 incident to look for (its cause, here), which a comparison of whole incidents would blur."""
 LATEST_SEARCH_LIMIT = 20
 """Matches a search for the latest occurrence looks at before the newest are shown."""
+LIST_SEARCH_LIMIT = 10
+"""Matches a search shows when the question asks for every incident of a kind ("cache stampede history?",
+"list the incidents where a cert expired"), rather than for the closest few."""
+_ASKS_FOR_ALL_RE = re.compile(
+    r"\b(?:list|show|pull up|give me|get me|dig up|find)\b(?: me)?(?: all)? (?:the |every |our )?(?:incidents|ones|times)\b"
+    r"|\b(?:all|every one of) the (?:incidents|ones|times)\b|\bevery (?:time|incident)\b",
+    re.IGNORECASE,
+)
 _ASKS_RE = re.compile(r"\s*(what|which|how|is|are|who|when|does|did|any|anything)\b", re.IGNORECASE)
 
 
@@ -199,7 +207,7 @@ class OfflineChatModel(BaseChatModel):
             intent is Intent.summary
             and resolve_incident(signals, conversation) is None
             and described_incident(signals.text, conversation) is None
-            and _search_terms(signals)
+            and _search_terms(signals, self._vocabulary())
         ):
             # "where are we with the apt key one?" with nothing in focus: the incident it describes, found
             # first, then looked at (its status and latest), as for any attribute of a described incident.
@@ -216,10 +224,10 @@ class OfflineChatModel(BaseChatModel):
         metadata = {} if done else {"offline_intent": intent.value, "decided_by": decided.decided_by}
         if isinstance(step, str):
             return AIMessage(content=step, response_metadata=metadata)
-        if asks_latest(text):
-            # "when was the last time ...?": the newest of many matches, not of the five most similar.
+        limit = _search_limit(intent, text, step)
+        if limit is not None:
             step = [
-                (name, {**args, "limit": LATEST_SEARCH_LIMIT} if name == "related_incidents" else args)
+                (name, {**args, "limit": limit} if name == "related_incidents" else args)
                 for name, args in step
             ]
         if not all(self._may_call(name) for name, _ in step):
@@ -375,7 +383,7 @@ class OfflineChatModel(BaseChatModel):
                 # "had payflow timing out like this before? what did we do last time?" in the channel: the
                 # last incident like this one, not this one.
                 return [("related_incidents", {"time_frame": ALL_TIME})]
-            search = _search_terms(signals)
+            search = _search_terms(signals, self._vocabulary())
             target = resolve_incident(signals, conversation)
             if (
                 conversation.focus is not None
@@ -511,6 +519,20 @@ class OfflineChatModel(BaseChatModel):
         return write_answer(signals.text, done, _aspects(intent, signals, conversation))
 
 
+def _search_limit(intent: Intent, text: str, step: list[Call]) -> int | None:
+    """Returns how many matches a search of this question should return, when not the tool's default."""
+    if asks_latest(text):
+        # "when was the last time ...?": the newest of many matches, not of the five most similar.
+        return LATEST_SEARCH_LIMIT
+    over_history = intent in {Intent.topic, Intent.symptom, Intent.related} and any(
+        args.get("time_frame") == ALL_TIME for name, args in step if name == "related_incidents"
+    )
+    if over_history or _ASKS_FOR_ALL_RE.search(asker_words(text)):
+        # "cache stampede history?", "list the incidents where a cert expired": every incident of a kind.
+        return LIST_SEARCH_LIMIT
+    return None
+
+
 def _unchanged(looked: dict[str, Any], tool: str, arguments: dict[str, Any]) -> str | None:
     """Returns why the looked-up incident cannot take the change (it already has the value, or its
     lifecycle forbids it), or None when the change may be proposed."""
@@ -551,15 +573,30 @@ def _describes_another(signals: Signals) -> bool:
     )
 
 
-def _search_terms(signals: Signals) -> str | None:
+def _search_terms(signals: Signals, vocabulary: Sequence[ServiceName]) -> str | None:
     """Returns what to search for when a question about one incident describes it instead of naming it."""
     if not (signals.residue or signals.services):
         return None
     # The words incident titles hold say what to find; the rest of the sentence only dilutes the search.
     # When no title holds any of them ("someone ran rm -rf on the prod db"), the described words are all
     # there is to go on.
-    words = signals.residue or signals.described
-    return " ".join([*signals.services, *words]) or topic_text(signals) or core_phrase(signals)
+    titled = set(signals.residue)
+    # A name only the incidents' text holds ("the github one", "the gift-message rule") tells which incident
+    # as well as a title word does; a word no incident mentions at all is chatter.
+    words = [w for w in signals.described if w in titled or mentioned_in_store(w)] or signals.described
+    services = [_as_written(name, signals.text, vocabulary) for name in signals.services]
+    return " ".join([*services, *words]) or topic_text(signals) or core_phrase(signals)
+
+
+def _as_written(name: str, text: str, vocabulary: Sequence[ServiceName]) -> str:
+    """Returns the service as the question spells it: "waf" says more about what broke than "edge" does."""
+    lowered = text.lower()
+    for known in vocabulary:
+        if known.name == name:
+            for spelling in known.spellings():
+                if re.search(rf"(?<![\w-]){re.escape(spelling)}(?![\w-])", lowered):
+                    return spelling
+    return name
 
 
 _INTENT_ASPECTS = {Intent.root_cause: Aspect.root_cause, Intent.remediation: Aspect.remediation}
@@ -666,6 +703,12 @@ def runtime_services() -> tuple[ServiceName, ...]:
     """Returns the service vocabulary of the store of the running graph; none outside a graph run."""
     url = _runtime_database_url()
     return _services_of_store(url) if url else ()
+
+
+def mentioned_in_store(word: str) -> bool:
+    """Returns whether some incident mentions the word in any field; outside a graph run, every word is."""
+    url = _runtime_database_url()
+    return url is None or _in_store(url, "text", word)
 
 
 def topical_words(words: Sequence[str]) -> list[str]:

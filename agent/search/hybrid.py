@@ -32,6 +32,7 @@ from agent.incidents.exceptions import InvalidInput
 from agent.incidents.service import IncidentFilter
 from agent.search.index import IncidentIndex
 from agent.search.keyword import KeywordHit, keyword_search, looks_exact
+from agent.search.ties import newest_among_equals
 from agent.search.vocabulary import expand_query
 
 SIMILARITY_FLOOR = 0.40
@@ -42,6 +43,10 @@ RRF_K = 60
 
 MAX_SEMANTIC_DEPTH = 2000
 """Nearest documents examined at most, unfiltered, when a filter keeps few of them."""
+
+SIMILARITY_TIE = 0.02
+"""Semantic matches this close to the best of their run are equally good (`agent.search.ties`): incidents
+that recur with the same cause differ by 0.005-0.015 in the demo's recurring failovers."""
 
 CANDIDATE_CAP = 2000
 """A filter keeping at most this many incidents is searched exactly when examining the nearest documents
@@ -102,7 +107,11 @@ def search_incidents(
     # The embedding model barely knows shorthand ("cert", "k8s"); the keyword index is given the words as
     # typed, since a written-out word the incidents lack would only lower every hit's share of terms.
     meaning = query if whole_incident else expand_query(query)
-    semantic = _semantic(db_session, index, meaning, criteria, max(limit * 2, 20), min_similarity)
+    semantic = newest_among_equals(
+        _semantic(db_session, index, meaning, criteria, max(limit * 2, 20), min_similarity),
+        incident_id=lambda pair: pair[0],
+        equal=lambda best, other: best[1] - other[1] <= SIMILARITY_TIE,
+    )
     similar = dict(semantic)
     keyword_query = (
         " ".join(word for word in query.split() if any(c.isalpha() for c in word))

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from agent.incidents import service
 from agent.incidents.enums import TimelineKind
 from agent.incidents.service import IncidentFilter
+from agent.search.ties import newest_among_equals
 
 MAX_TERMS = 8
 """Query terms searched at most; exact-looking terms (codes, hosts) are kept first."""
@@ -162,7 +163,19 @@ def keyword_search(
         if matched:
             hits.append(KeywordHit(incident_id, round(len(matched) / len(terms), 3), matched))
     hits.sort(key=lambda hit: (-len(hit.matched_terms), -relevance[hit.incident_id]))
-    return hits
+    return newest_among_equals(
+        hits,
+        incident_id=lambda hit: hit.incident_id,
+        equal=lambda best, other: (
+            len(best.matched_terms) == len(other.matched_terms)
+            and relevance[other.incident_id] >= relevance[best.incident_id] * (1 - RELEVANCE_TIE)
+        ),
+    )
+
+
+RELEVANCE_TIE = 0.1
+"""Hits that mention as many query terms, ranked within this share of the best of their run, are equally
+good (`agent.search.ties`): bm25 separates recurring incidents of the same text by their lengths alone."""
 
 
 _SUFFIXES = ("ing", "ed", "es", "s", "y", "e")

@@ -18,7 +18,7 @@ from agent.incidents import catalogue
 from agent.normalize import ServiceName
 from agent.offline import OfflineChatModel
 from agent.offline.answers import format_incident
-from agent.offline.model import runtime_services
+from agent.offline.model import LIST_SEARCH_LIMIT, runtime_services
 from agent.time_windows import parse_window_argument
 from prompts.offline import (
     ANSWER_DECLINE,
@@ -207,30 +207,38 @@ def test_related_with_time_frame_or_named_incident(model: OfflineChatModel) -> N
 
 
 @pytest.mark.parametrize(
-    ("question", "query", "time_frame"),
+    ("question", "query", "time_frame", "limit"),
     [
-        ("Find me incidents related to DDOS attacks from the past month", "DDOS attacks", "past month"),
-        ("any incidents about ddos in the past 30 days", "ddos", "last 30 days"),
-        ("ddos incidents last month?", "ddos", "past month"),
-        ("search for incidents about certificate expiry this year", "certificate expiry", "this year"),
+        # "find me incidents" asks for every one of them, not the closest five.
+        ("Find me incidents related to DDOS attacks from the past month", "DDOS attacks", "past month", 10),
+        ("any incidents about ddos in the past 30 days", "ddos", "last 30 days", None),
+        ("ddos incidents last month?", "ddos", "past month", None),
+        ("search for incidents about certificate expiry this year", "certificate expiry", "this year", None),
     ],
 )
-def test_topic_search(model: OfflineChatModel, question: str, query: str, time_frame: str) -> None:
+def test_topic_search(
+    model: OfflineChatModel, question: str, query: str, time_frame: str, limit: int | None
+) -> None:
     name, args = one_call(model, question)
     assert name == "related_incidents"
     assert args["query"] == query and window(args["time_frame"]) == window(time_frame)
-    assert set(args) == {"query", "time_frame"}
+    assert args.get("limit") == limit
+    assert set(args) - {"limit"} == {"query", "time_frame"}
 
 
 def test_searches_over_the_history(model: OfflineChatModel) -> None:
     # A topic, or a look back, with no time frame covers all time; a symptom alone is about now.
+    # Over the history, every incident of the kind is asked for, not the closest five.
     assert one_call(model, "have we had incidents caused by expired TLS certificates?") == (
         "related_incidents",
-        {"query": "expired TLS certificates", "time_frame": "all time"},
+        {"query": "expired TLS certificates", "time_frame": "all time", "limit": LIST_SEARCH_LIMIT},
     )
     assert one_call(model, "seen this before?", **IN_CHANNEL) == (
         "related_incidents",
-        {"time_frame": "all time"},
+        {"time_frame": "all time", "limit": LIST_SEARCH_LIMIT},
+    )
+    assert one_call(model, "find me all the incidents where a cert expired in october")[1]["limit"] == (
+        LIST_SEARCH_LIMIT
     )
     assert window("all time")[0].year == 1970
     # An identifier is looked for as written, with exact counts.
