@@ -51,6 +51,7 @@ from prompts.agent import (
 )
 from tools import TOOLS
 from tools.errors import tool_error_content
+from tools.results import compact_result
 
 logger = logging.getLogger(__name__)
 
@@ -118,22 +119,39 @@ def trim_history(messages: Sequence[AnyMessage], max_tokens: int) -> list[AnyMes
     """Returns the messages to keep: the current turn always, then the latest earlier turns that fit.
 
     Tokens are counted locally (about 4 characters a token); earlier turns are kept whole, starting at
-    a question, so no tool call is separated from its result.
+    a question, so no tool call is separated from its result. When they do not all fit, their tool
+    results are compacted (`compact_result`: which incidents, not their texts) before any turn is
+    dropped: "ok then declare one" still knows what the question before it searched for.
     """
     last_question = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=0)
     current = list(messages[last_question:])
     budget = max_tokens - count_tokens_approximately(current)
     if budget <= 0 or last_question == 0:
         return current
-    earlier = trim_messages(
-        list(messages[:last_question]),
+    earlier = list(messages[:last_question])
+    kept = _latest_turns(earlier, budget)
+    if len(kept) < len(earlier):
+        compacted = _latest_turns([_compacted(message) for message in earlier], budget)
+        kept = compacted if len(compacted) > len(kept) else kept
+    return [*kept, *current]
+
+
+def _latest_turns(messages: list[AnyMessage], budget: int) -> list[AnyMessage]:
+    return trim_messages(
+        messages,
         max_tokens=budget,
         token_counter=count_tokens_approximately,
         strategy="last",
         start_on="human",
         allow_partial=False,
     )
-    return [*earlier, *current]
+
+
+def _compacted(message: AnyMessage) -> AnyMessage:
+    if not isinstance(message, ToolMessage) or not isinstance(message.content, str):
+        return message
+    content = compact_result(message.content)
+    return message if content == message.content else message.model_copy(update={"content": content})
 
 
 def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -142,9 +160,13 @@ def prepare(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     closed = close_abandoned_calls(state.messages)
     replaced = {m.id: m for m in closed}
     messages = [replaced.get(m.id, m) for m in state.messages]
-    kept = {id(m) for m in trim_history(messages, context.max_history_tokens)}
-    removed = [RemoveMessage(id=m.id) for m in messages if id(m) not in kept and m.id]
-    return {"focus_incident": resolve_focus(state, context), "messages": [*closed, *removed]}
+    trimmed = trim_history(messages, context.max_history_tokens)
+    kept_ids = {m.id for m in trimmed}
+    originals = {id(m) for m in messages}
+    # A compacted tool result replaces its original (same id); trimming is permanent, as dropping is.
+    compacted = [m for m in trimmed if id(m) not in originals]
+    removed = [RemoveMessage(id=m.id) for m in messages if m.id and m.id not in kept_ids]
+    return {"focus_incident": resolve_focus(state, context), "messages": [*closed, *compacted, *removed]}
 
 
 # --- model -------------------------------------------------------------------------------------------

@@ -71,6 +71,34 @@ def fit_json(payload: dict[str, Any], max_chars: int) -> str:
     return text
 
 
+COMPACT_TEXT_CHARS = 120
+"""Longest text an earlier turn's compacted tool result keeps (a title fits; a root cause does not)."""
+_LISTED_KEYS = frozenset({"id", "title", "severity", "status"})
+
+
+def compact_result(content: str) -> str:
+    """Returns a tool result as an earlier turn keeps it when the whole turn no longer fits the history:
+    what it named (incident ids, titles, severities, statuses, counts) without the long texts."""
+    try:
+        payload = json.loads(content)
+    except ValueError:
+        return content if len(content) <= COMPACT_TEXT_CHARS else content[:COMPACT_TEXT_CHARS] + "…"
+    return json.dumps(_compact(payload), ensure_ascii=False)
+
+
+def _compact(value: Any, *, listed: bool = False) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _compact(child)
+            for key, child in value.items()
+            if (not listed or key in _LISTED_KEYS)
+            and not (isinstance(child, str) and len(child) > COMPACT_TEXT_CHARS)
+        }
+    if isinstance(value, list):
+        return [_compact(item, listed=True) for item in value]
+    return value
+
+
 def tool_reply(runtime: ToolRuntime, payload: dict[str, Any], *, focus: int | None = None) -> str | Command:
     """Returns a tool's JSON result, moving the incident in focus to `focus` when it names one."""
     content = fit_json(payload, context_of(runtime).max_tool_result_chars)

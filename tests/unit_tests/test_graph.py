@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -224,6 +225,37 @@ def test_trimming_never_separates_a_tool_call_from_its_result() -> None:
     assert [m.id for m in kept] == ["h2"]
     assert [m.id for m in trim_history(messages, max_tokens=10_000)] == ["h1", "a1", "t1", "a2", "h2"]
     assert [m.id for m in trim_history(messages, max_tokens=1)] == ["h2"]
+
+
+def test_an_earlier_turn_too_big_to_keep_whole_keeps_which_incidents_its_tools_found() -> None:
+    found = {
+        "query": "promo codes failing",
+        "results": [
+            {"id": f"incident-{n}", "title": f"Promo codes failing {n}", "root_cause": "a long story " * 40}
+            for n in (3, 7)
+        ],
+    }
+    messages = [
+        HumanMessage("customers can't apply promo codes, anything open?", id="h1"),
+        AIMessage(
+            "", id="a1", tool_calls=[{"name": "related_incidents", "args": {"query": "promo"}, "id": "c1"}]
+        ),
+        ToolMessage(json.dumps(found), tool_call_id="c1", id="t1"),
+        AIMessage("Nothing open; two past matches.", id="a2"),
+        HumanMessage("ok then declare one", id="h2"),
+    ]
+    kept = trim_history(messages, max_tokens=200)
+    assert [m.id for m in kept] == ["h1", "a1", "t1", "a2", "h2"]
+    compacted = json.loads(kept[2].content)
+    assert compacted == {
+        "query": "promo codes failing",
+        "results": [
+            {"id": "incident-3", "title": "Promo codes failing 3"},
+            {"id": "incident-7", "title": "Promo codes failing 7"},
+        ],
+    }
+    # A budget the whole turn fits keeps it as it was.
+    assert trim_history(messages, max_tokens=10_000)[2].content == messages[2].content
 
 
 def test_the_last_step_ends_with_a_polite_answer(store: Engine, now: datetime) -> None:
