@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from agent.demo.generator import SERVICES
+from agent.demo.services import SERVICES
 from agent.incidents.exceptions import InvalidInput
 from agent.time_windows import NUMBER_WORDS, parse_window_argument
 from evals.dataset import WRITE_TOOLS, ExpectedState, Facts, ToolExpectation, incident_number

@@ -1,7 +1,7 @@
 """Phrase banks for the demo organisation: people, service flavour, incident causes and channel chatter.
 
 Everything here is static data. Templates use ``str.format_map`` placeholders (``{svc}``, ``{deploy}``,
-``{host}`` ...) that ``agent.demo.generator`` fills from a per-incident context, so the same artefact
+``{host}`` ...) that ``agent.demo.incident_context`` fills per incident, so the same artefact
 (a deploy id, a hostname, a WAF rule) shows up consistently in the title, the channel messages, the
 root cause and the remediation of one incident.
 """

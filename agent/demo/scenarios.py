@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+SEVERITIES: tuple[str, ...] = ("SEV-1", "SEV-2", "SEV-3", "SEV-4", "SEV-5")
+"""The severities a plan can have, most severe first; "unknown" (not assessed yet) is the one other value."""
+
 
 @dataclass
 class Plan:

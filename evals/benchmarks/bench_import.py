@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.db import make_engine, session_scope, upgrade
-from agent.demo.generator import write_jsonl
+from agent.demo.records import write_jsonl
 from agent.importers.jsonl import import_jsonl
 from agent.search.index import open_index
 from evals.benchmarks.bulk_generator import generate_bulk

@@ -23,16 +23,9 @@ from agent.demo.content import (
     STATUS_RESOLVED,
     STATUS_STABLE,
 )
-from agent.demo.generator import (
-    SEVERITIES,
-    _build_context,
-    _Cast,
-    _channel_id,
-    _first_sentence,
-    _normalize_now,
-    _slug,
-)
-from agent.demo.scenarios import Plan
+from agent.demo.incident_context import Cast, build_context
+from agent.demo.records import channel_id, channel_slug, first_sentence, normalize_now
+from agent.demo.scenarios import SEVERITIES, Plan
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # "THH:MM:00+00:00" for every minute of the day: formatting times is the hot loop in bulk mode.
@@ -61,14 +54,14 @@ def _bulk_templates() -> list[dict[str, Any]]:
                     completed_at=None,
                     length=20,
                 )
-                cast = _Cast(
+                cast = Cast(
                     ic=COMMANDER_POOL[0],
                     ic2=None,
                     responders=[ROSTER[0].name, ROSTER[1].name],
                     support="",
                     comms="",
                 )
-                ctx = _build_context(rng, plan, 0, cast)
+                ctx = build_context(rng, plan, 0, cast)
                 title = rng.choice(cause.titles + variant.titles).format_map(ctx)
                 root_cause = variant.root_cause.format_map(ctx)
                 remediation = variant.remediation.format_map(ctx)
@@ -81,12 +74,12 @@ def _bulk_templates() -> list[dict[str, Any]]:
                 out.append(
                     {
                         "title": title,
-                        "slug": _slug(title),
+                        "slug": channel_slug(title),
                         "services": plan.services,
                         "customer_impact": impact,
                         "root_cause": root_cause,
                         "remediation": remediation,
-                        "summary": f"{impact} {_first_sentence(root_cause)} {_first_sentence(remediation)}",
+                        "summary": f"{impact} {first_sentence(root_cause)} {first_sentence(remediation)}",
                         "messages": messages,
                     }
                 )
@@ -116,7 +109,7 @@ def generate_bulk(
     """
     if entries_per_incident < 1:
         raise ValueError("entries_per_incident must be >= 1")
-    now = _normalize_now(now)
+    now = normalize_now(now)
     rng = random.Random(seed)
     rand = rng.random  # bound method: int(rand() * n) is several times cheaper than randrange in this loop
     bank = _bulk_templates()
@@ -205,7 +198,7 @@ def generate_bulk(
             "remediation": tpl["remediation"],
             "summary": tpl["summary"],
             "channel": f"incident-{incident_id}-{tpl['slug']}",
-            "channel_id": _channel_id(seed, incident_id),
+            "channel_id": channel_id(seed, incident_id),
             "private": False,
             "timeline": timeline,
         }

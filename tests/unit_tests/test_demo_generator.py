@@ -20,16 +20,11 @@ from typing import Any
 import pytest
 
 from agent.demo import content
-from agent.demo.generator import (
-    SERVICES,
-    DemoOrg,
-    ServiceSpec,
-    _build_context,
-    _Cast,
-    generate_demo,
-    write_jsonl,
-)
+from agent.demo.generator import DemoOrg, generate_demo
+from agent.demo.incident_context import Cast, build_context
+from agent.demo.records import write_jsonl
 from agent.demo.scenarios import Plan as _Plan
+from agent.demo.services import SERVICES, ServiceSpec
 from evals.benchmarks.bulk_generator import generate_bulk
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -318,7 +313,7 @@ def test_causes_cover_the_usual_suspects(org: DemoOrg) -> None:
 
 def test_every_template_formats() -> None:
     # Render every template of every cause and variant, not only the ones the seed happened to pick.
-    cast = _Cast(
+    cast = Cast(
         ic="Priya Raman",
         ic2="Marcus Chen",
         responders=["Tom Becker", "Grace Kim"],
@@ -341,7 +336,7 @@ def test_every_template_formats() -> None:
                 completed_at=None,
                 length=20,
             )
-            ctx = _build_context(random.Random(0), plan, 42, cast)
+            ctx = build_context(random.Random(0), plan, 42, cast)
             templates = [
                 *cause.titles,
                 *variant.titles,

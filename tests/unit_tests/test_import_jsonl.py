@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from agent.db import session_factory, session_scope
-from agent.demo.generator import ServiceSpec
+from agent.demo.services import ServiceSpec
 from agent.importers.jsonl import ImportFileError, import_jsonl, import_services, parse_jsonl
 from agent.incidents import audit as incident_audit
 from agent.incidents import catalogue, service

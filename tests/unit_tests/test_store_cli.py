@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from agent.cli import app
 from agent.db import session_scope
 from agent.demo.build import DEMO_QUESTIONS
-from agent.demo.generator import SERVICES
+from agent.demo.services import SERVICES
 from agent.incidents import service, timeline
 from agent.incidents.enums import ONGOING_STATUSES, Severity
 from agent.incidents.models import Incident, TimelineEntry
