@@ -255,9 +255,21 @@ def without_injected(text: str) -> str:
     return cleaned or text
 
 
+_INTENSIFIER_RE = re.compile(
+    r"\b(?:actually|really|exactly|precisely|honestly|basically|truly|specifically)\s+", re.IGNORECASE
+)
+
+
+def without_intensifiers(text: str) -> str:
+    """Returns the text without the words that only stress it: "what actually went wrong" asks what went
+    wrong, and the lexicon's phrases are written without them."""
+    return _INTENSIFIER_RE.sub("", text)
+
+
 def asked_aspects(text: str) -> tuple[Aspect, ...]:
     """Returns the attributes of one incident a question asks for, in the lexicon's order; the time to
     mitigate is asked instead of the duration, not beside it."""
+    text = without_intensifiers(text)
     found = tuple(aspect for aspect, pattern in _ASPECT_RES.items() if pattern.search(text))
     if Aspect.mitigation_time in found:
         return tuple(aspect for aspect in found if aspect is not Aspect.duration)
@@ -271,6 +283,7 @@ def asked_aspects(text: str) -> tuple[Aspect, ...]:
 def without_aspect_phrases(text: str) -> str:
     """Returns the text without the words that ask for an attribute ("how'd we get unstuck", "the root cause
     of"): what is left describes the incident."""
+    text = without_intensifiers(text)
     for pattern in _ASPECT_RES.values():
         text = pattern.sub(" ", text)
     return text

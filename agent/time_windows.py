@@ -274,7 +274,10 @@ _WEEKDAY_RE = re.compile(
 )
 
 
-_HALF_RE = re.compile(r"\b(?:in |during |for )?h([12])\b")
+_HALF_RE = re.compile(
+    r"\b(?:in |during |for )?(?:the )?(?:h(?P<h>[12])|(?P<word>first|1st|second|2nd) half of (?:the year|this year|"
+    r"(?P<last>last year)|(?P<of>20\d\d)))(?:\s+(?P<year>20\d\d))?\b"
+)
 _YEAR_TO_DATE_RE = re.compile(r"\b(?:ytd|year to date|so far this year)\b")
 # "so far in 2026", "since 2025", "back in 2025": a year standing alone (not in a date, a code or a host).
 _YEAR_RE = re.compile(r"(?:\b(since|from|after)\s+)?(?<![\w.:/-])(20\d\d)(?![\w.:/-]|\s*-\s*\d)")
@@ -504,9 +507,15 @@ def _calendar_window(lowered: str, now: datetime) -> TimeWindow | None:
         return TimeWindow(now - timedelta(days=days), now, match.group(0))
     match = _HALF_RE.search(lowered)
     if match:
-        # "h1": January to June; the most recent such half that has begun.
-        first_month = 1 if match.group(1) == "1" else 7
-        year = now.year if first_month <= now.month else now.year - 1
+        # "h1", "first half of 2026": January to June; without a year, the most recent such half begun.
+        first_month = 1 if match.group("h") == "1" or match.group("word") in {"first", "1st"} else 7
+        named = match.group("of") or match.group("year")
+        if named:
+            year = int(named)
+        elif match.group("last"):
+            year = now.year - 1
+        else:
+            year = now.year if first_month <= now.month else now.year - 1
         start = datetime(year, first_month, 1, tzinfo=UTC)
         end = datetime(year, 7, 1, tzinfo=UTC) if first_month == 1 else datetime(year + 1, 1, 1, tzinfo=UTC)
         return TimeWindow(start, min(now, end), match.group(0))

@@ -82,6 +82,11 @@ _NEGATED_COPULA_RE = re.compile(
     r"(?:the\s+|any\s+)?([\w.-]+(?:[\s-]+[\w.-]+)?)",
     re.IGNORECASE,
 )
+# "similar to 293", "anything like 498": a number an incident is compared with is an incident.
+_COMPARED_BEFORE_RE = re.compile(
+    r"\b(?:(?:similar|related|linked|connected|identical|comparable) to|like|same as|repeat of)\s*$",
+    re.IGNORECASE,
+)
 _RATIO_AFTER_RE = re.compile(r"\s*(?:in|of|out of|/)\s*\d", re.IGNORECASE)
 _STATUS_CODE_BEFORE_RE = re.compile(
     r"\b(?:an?|got|get|gets|getting|returning|returns|returned|throwing|throws|with|http|status|code|seeing|see)\s*$",
@@ -126,7 +131,8 @@ FILLER_WORDS = frozenset(
     started start latest news updates update mention mentions mentioning mentioned containing contain
     contains say says said unknown untriaged unclassified unset record here causing yet mitigate mitigating
     fixing resolve resolving far keeps keep stuff things thing etc whatnot apart aside besides except nothing
-    often frequently layer layers tier tiers stack side area bits bit part parts piece
+    often frequently layer layers tier tiers stack side area bits bit part parts piece style ish esque kinda
+    sorta
     """.split()
 )
 
@@ -464,7 +470,8 @@ class Signals:
 # A sentence that comments on the question rather than asking it ("feels like everything is on fire today",
 # "need it for the weekly ops email"): its words restrict nothing.
 _ASIDE_RE = re.compile(
-    r"^\s*(?:feels? like|seems like|looks like|i think|i guess|i feel|fwiw|btw|asking for|need (?:it|this) "
+    r"^\s*(?:feels? like|seems like|looks like|i think|i guess|i feel|fwiw|btw|asking (?:for|bc|because|cause|cuz|since)|"
+    r"need (?:it|this) "
     r"for|for the|just curious|no rush|sorry|thanks|ty|cheers|support wants|the friend)\b"
     # A gloss on the question: "i.e. postmortem still outstanding", "e.g. the payflow one".
     r"|^\s*(?:i\.\s?e\.?|e\.\s?g\.?|aka|as in)\s"
@@ -709,7 +716,8 @@ def _bare_refs(text: str) -> list[int]:
         number = int(match.group(1))
         before, after = text[: match.start()], text[match.end() :]
         ratio = _RATIO_AFTER_RE.match(after) or re.search(r"\d\s*(?:in|of|out of|/)\s*$", before)
-        if 1900 <= number <= 2100 or _NOT_A_REF_BEFORE_RE.search(before) or ratio:
+        compared = _COMPARED_BEFORE_RE.search(before)
+        if 1900 <= number <= 2100 or (_NOT_A_REF_BEFORE_RE.search(before) and not compared) or ratio:
             continue
         if 400 <= number <= 599 and (
             _STATUS_CODE_BEFORE_RE.search(before) or _STATUS_CODE_AFTER_RE.match(after)
@@ -776,6 +784,7 @@ def _remove_phrase(text: str, phrase: str | None) -> str:
     return re.sub(re.escape(phrase), " ", text, flags=re.IGNORECASE)
 
 
+_LIKENESS_SUFFIX_RE = re.compile(r"-(?:ish|like|style|esque|type|y)$", re.IGNORECASE)
 _SUBJECT_PRONOUNS = frozenset({"we", "they", "you", "i", "we've", "they've", "we'd", "they'd"})
 
 
@@ -795,7 +804,9 @@ def _residue(text: str, *, time_frame: str | None, services: Sequence[ServiceNam
     remaining = re.sub(r"(?:\bincident[\s\-_#]*|\binc[\s\-_#]*|#)\d+\b", " ", remaining, flags=re.IGNORECASE)
     words = []
     previous = ""
-    for word in _WORD_RE.findall(remaining):
+    for found in _WORD_RE.findall(remaining):
+        # "that roblox-ish consul meltdown": the one like roblox's.
+        word = _LIKENESS_SUFFIX_RE.sub("", found)
         lowered = word.lower().strip("'.-")
         after_subject, previous = previous in _SUBJECT_PRONOUNS, lowered
         if not lowered or lowered in FILLER_WORDS or lowered.isdigit() or len(lowered) < 2:
@@ -902,8 +913,8 @@ def has_query_filters(signals: Signals) -> bool:
 
 
 def symptom_text(signals: Signals) -> str:
-    """Returns the symptom a person describes, without "is there an incident?" around it."""
-    text = signals.text
+    """Returns the symptom a person describes, without "is there an incident?" and asides around it."""
+    text = without_asides(signals.text)
     for pattern in _ASKS_FOR_INCIDENT_RES:
         text = pattern.sub(" ", text)
     text = _remove_phrase(text, signals.time_frame)
@@ -919,8 +930,15 @@ def topic_text(signals: Signals) -> str | None:
     if match:
         topic = _TOPIC_TAIL_RE.sub("", match.group("topic").strip(" ?!.,")).strip(" ?!.,\"'“”")
         topic = re.sub(r"^(?:the|a|an|any|some)\s+", "", topic, flags=re.IGNORECASE)
-        if find_incident_refs(topic) or THIS_INCIDENT_RE.search(topic) or _PRONOUN_RE.fullmatch(topic):
-            return None  # "similar to this one" compares with an incident, not a topic
+        leading = re.match(r"(\d+)\b", topic)
+        compared = leading is not None and int(leading.group(1)) in signals.bare_refs
+        if (
+            compared
+            or find_incident_refs(topic)
+            or THIS_INCIDENT_RE.search(topic)
+            or _PRONOUN_RE.fullmatch(topic)
+        ):
+            return None  # "similar to this one", "similar to 293" compare with an incident, not a topic
         if any(w.lower() not in FILLER_WORDS for w in _WORD_RE.findall(topic)):
             return topic
     return core_phrase(signals) if signals.residue else None
@@ -960,7 +978,9 @@ def related_arguments(
     arguments: dict[str, Any] = {}
     if query is None:
         target = resolve_incident(signals, conversation)
-        if target is not None and target != conversation.focus:
+        named = signals.refs or (signals.bare_refs and not signals.counting)
+        if target is not None and (target != conversation.focus or named):
+            # The incident in focus goes without saying, unless the question names it.
             arguments["incident"] = public_id(target)
     else:
         arguments["query"] = query

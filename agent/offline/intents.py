@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from agent.lexicon import ASPECT_PHRASES, POSTMORTEM_PHRASES, Aspect, asked_aspects, asks_latest
+from agent.lexicon import (
+    ASPECT_PHRASES,
+    POSTMORTEM_PHRASES,
+    Aspect,
+    asked_aspects,
+    asks_latest,
+    without_intensifiers,
+)
 from agent.normalize import monitoring_as_status
 from agent.offline.arguments import (
     Signals,
@@ -90,7 +97,7 @@ class Classification:
 
 KEYWORDS = frozenset(
     """
-    incident incidents ongoing active resolved resolve related similar summary summarize summarise
+    incident incidents number ongoing active resolved resolve related similar summary summarize summarise
     postmortem postmortems declare remediation remediations mitigation mitigations mitigated responders
     severity status stable currently current happened happening yesterday today week weeks month months
     hours attacks attack cause caused customer customers unable actions impacted affected anything anyone
@@ -296,7 +303,8 @@ _STATE_RE = re.compile(r"\b(state|status|latest|update|news) (of|on|with)\b|\bwh
 _ROOT_CAUSE_RE = re.compile(rf"\b(?:{ASPECT_PHRASES[Aspect.root_cause]})\b")
 _REMEDIATION_RE = re.compile(rf"\b(?:{ASPECT_PHRASES[Aspect.remediation]})")
 _RELATED_RE = re.compile(
-    r"\b(related|similar|tied (to|in|up with)|like this|like that|like it|same (issue|problem|thing|error|symptoms?|root cause)|"
+    r"\b(related|similar|tied (to|in|up with)|like this|like that|like it|like (?:incident|inc)[\s#-]*\d+|like #\d+|"
+    r"same (issue|problem|thing|error|symptoms?|root cause)|"
     r"happened before|seen (this|that|it) before|dupes?|duplicates?|connected|linked|look ?alike|"
     r"resembl\w+|same as|repeat of|re-?run of)\b"
 )
@@ -435,13 +443,14 @@ def rule_intent(
         # In an incident's channel, "catch me up, I've been out since last night" is about that incident.
         many = plural or (signals.time_frame and not names_incident(signals) and not has_focus)
         return (Intent.query, "summary of many") if many else (Intent.summary, "summary")
-    if _ROOT_CAUSE_RE.search(lowered) or _REMEDIATION_RE.search(lowered):
+    plain = without_intensifiers(lowered)
+    if _ROOT_CAUSE_RE.search(plain) or _REMEDIATION_RE.search(plain):
         if plural:
             # "incidents where the root cause was a bad config push" searches many incidents.
             return Intent.topic, "causes of many"
         return (
             (Intent.root_cause, "root cause")
-            if _ROOT_CAUSE_RE.search(lowered)
+            if _ROOT_CAUSE_RE.search(plain)
             else (Intent.remediation, "remediation")
         )
     # "now"/"rn" alone restricts nothing about the incident in focus.

@@ -1,7 +1,8 @@
 """Hybrid incident search: meaning (Chroma) and exact words (full-text), inside SQL filters, with reasons.
 
 `search_incidents` asks both searches, keeps what clears the bars below, and fuses the two rankings with
-reciprocal rank fusion (RRF), which needs no calibration between cosine similarities and full-text ranks.
+reciprocal rank fusion (RRF), which needs no calibration between cosine similarities and full-text ranks;
+a keyword hit counts in proportion to the share of the query's terms it mentions.
 The SQL filter (time window, status, severity, service, private) is the authority on what may be returned.
 Chroma is asked for its nearest documents without a filter (filtering by metadata in embedded Chroma
 reads every record's metadata and costs far more than the vector search) and SQL keeps the allowed ones,
@@ -59,7 +60,8 @@ class SearchHit:
 
     incident_id: int
     score: float
-    """1.0 when first in both rankings, 0.5 when first in one of them; only the order is meaningful."""
+    """1.0 when first in both rankings (a keyword hit weighted by its share of the terms), 0.5 when first in
+    one of them; only the order is meaningful."""
     reasons: list[str] = field(default_factory=list)
     """For people: "similar in meaning (0.62)", "mentions 'ddos'", "same service: payments"."""
     similarity: float | None = None
@@ -131,11 +133,7 @@ def search_incidents(
         and (hit.incident_id in similar if whole_incident else _admitted(hit, similar))
     ]
 
-    fused: dict[int, float] = {}
-    for rank, incident_id in enumerate([i for i, _s in semantic], start=1):
-        fused[incident_id] = fused.get(incident_id, 0.0) + 1.0 / (RRF_K + rank)
-    for rank, hit in enumerate(keyword, start=1):
-        fused[hit.incident_id] = fused.get(hit.incident_id, 0.0) + 1.0 / (RRF_K + rank)
+    fused = fuse(semantic, keyword, whole_incident=whole_incident)
     best = 2.0 / (RRF_K + 1)
     top = sorted(fused, key=lambda i: (-fused[i], -similar.get(i, 0.0), -i))[:limit]
 
@@ -159,6 +157,24 @@ def search_incidents(
         )
         for incident_id in top
     ]
+
+
+def fuse(
+    semantic: Sequence[tuple[int, float]], keyword: Sequence[KeywordHit], *, whole_incident: bool = False
+) -> dict[int, float]:
+    """Returns each incident's reciprocal-rank-fusion score over the two rankings.
+
+    A keyword hit is weighted by the share of the query's terms it mentions: all of "platform roblox
+    consul" is a better reason than "consul" alone, which plain RRF would rank the same one place down. A
+    whole incident's text shares a small part of its words with anything, so there the rank alone counts.
+    """
+    fused: dict[int, float] = {}
+    for rank, (incident_id, _similarity) in enumerate(semantic, start=1):
+        fused[incident_id] = fused.get(incident_id, 0.0) + 1.0 / (RRF_K + rank)
+    for rank, hit in enumerate(keyword, start=1):
+        weight = 1.0 if whole_incident else hit.score
+        fused[hit.incident_id] = fused.get(hit.incident_id, 0.0) + weight / (RRF_K + rank)
+    return fused
 
 
 def _is_restricted(criteria: IncidentFilter) -> bool:

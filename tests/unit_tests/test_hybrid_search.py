@@ -17,6 +17,7 @@ from agent.search import hybrid
 from agent.search.embedding import MiniLMEmbedding
 from agent.search.hybrid import SIMILARITY_FLOOR, SearchHit, search_incidents
 from agent.search.index import IncidentIndex, open_index
+from agent.search.keyword import KeywordHit
 from tests.unit_tests.test_search_index import MEMOIZED, build_corpus
 
 
@@ -168,3 +169,14 @@ def test_a_whole_incident_text_matches_by_meaning_not_by_shared_numbers(
     related = search(db_session, index, focus_text, whole_incident=True)
     assert all(hit.similarity is not None for hit in related)
     assert all("2026-11-27" not in hit.matched_terms for hit in related)
+
+
+def test_a_keyword_hit_counts_by_the_share_of_the_terms_it_mentions() -> None:
+    # 7 is a little closer in meaning; 3 mentions every term, 7 one of three.
+    semantic = [(7, 0.52), (3, 0.47)]
+    keyword = [KeywordHit(3, 1.0, ["platform", "roblox", "consul"]), KeywordHit(7, 0.333, ["consul"])]
+    fused = hybrid.fuse(semantic, keyword)
+    assert fused[3] > fused[7]
+    # A whole incident's text as the query: the ranks alone, so the two tie.
+    whole = hybrid.fuse(semantic, keyword, whole_incident=True)
+    assert whole[3] == whole[7]

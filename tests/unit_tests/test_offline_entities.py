@@ -62,6 +62,10 @@ def test_status_words_and_their_negations(text: str, expected: list[str]) -> Non
         ("since the 30th", datetime(2026, 10, 30, tzinfo=UTC), NOW),
         ("anything in ocotber?", datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)),
         ("so far this month", datetime(2026, 11, 1, tzinfo=UTC), NOW),
+        ("in the first half of 2026", datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC)),
+        ("h2 2025", datetime(2025, 7, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
+        ("second half of last year", datetime(2025, 7, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
+        ("second half of the year", datetime(2026, 7, 1, tzinfo=UTC), NOW),
     ],
 )
 def test_calendar_words(text: str, since: datetime, until: datetime) -> None:
@@ -79,6 +83,10 @@ def test_calendar_words(text: str, since: datetime, until: datetime) -> None:
         ("top 5 outages", []),
         ("more than 3 customers", []),
         ("tell me about incident-45", []),
+        # A number compared with is an incident, even after "to".
+        ("anything similar to 293 before?", [293]),
+        ("seen something like 41 since?", [41]),
+        ("drop it to 3", []),
     ],
 )
 def test_a_bare_number_is_an_incident_only_where_nothing_else_fits(text: str, bare: list[int]) -> None:
@@ -96,6 +104,8 @@ def test_a_bare_number_is_an_incident_only_where_nothing_else_fits(text: str, ba
         ("who's coordinating 12 right now", (Aspect.commander,)),
         ("are we still fighting it or just watching", (Aspect.status,)),
         ("how many orders failed during the checkout outage", (Aspect.impact,)),
+        # Words that only stress the question do not hide what it asks.
+        ("what actually went wrong with the kafka one", (Aspect.root_cause,)),
     ],
 )
 def test_the_attributes_a_question_asks_for(text: str, aspects: tuple[Aspect, ...]) -> None:
@@ -415,3 +425,15 @@ def test_what_counts_incidents(text: str, counting: bool) -> None:
 def test_a_repetition_is_no_look_back() -> None:
     assert not read_signals("when users got logged out again and again", now=NOW, services=[]).history
     assert read_signals("did users get logged out again?", now=NOW, services=[]).history
+
+
+def test_a_word_that_says_like_names_what_it_is_like() -> None:
+    signals = read_signals("what broke in that knight-capital-ish meltdown", now=NOW, services=[])
+    assert "knight-capital" in signals.residue and "style" not in signals.residue
+    assert "meltdown" in read_signals("the kafka-style meltdown", now=NOW, services=[]).residue
+
+
+def test_why_someone_asks_is_an_aside() -> None:
+    assert without_asides("has a disk ever filled up on us? asking bc of a review") == (
+        "has a disk ever filled up on us?"
+    )

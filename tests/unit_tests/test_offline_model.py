@@ -204,6 +204,11 @@ def test_related_with_time_frame_or_named_incident(model: OfflineChatModel) -> N
         {"incident": "incident-45"},
     )
     assert reply(model, "Are there any related incidents?").content == ANSWER_NEED_INCIDENT
+    # "like incident-4", "similar to 293": the incident compared with, named in the call even when it is
+    # the one in focus.
+    assert one_call(model, "anything like incident-4 since?")[1]["incident"] == "incident-4"
+    assert one_call(model, "anything similar to 293 before?")[1]["incident"] == "incident-293"
+    assert one_call(model, "anything related to incident-12?", **IN_CHANNEL)[1]["incident"] == "incident-12"
 
 
 @pytest.mark.parametrize(
