@@ -256,7 +256,8 @@ def without_injected(text: str) -> str:
 
 
 _INTENSIFIER_RE = re.compile(
-    r"\b(?:actually|really|exactly|precisely|honestly|basically|truly|specifically)\s+", re.IGNORECASE
+    r"\b(?:actually|really|exactly|precisely|honestly|basically|truly|specifically|actual|real|true)\s+",
+    re.IGNORECASE,
 )
 
 

@@ -596,11 +596,14 @@ def remove_services(text: str, services: Sequence[ServiceName]) -> str:
     return text
 
 
-def find_services_fuzzy(text: str, services: Sequence[ServiceName]) -> list[str]:
+def find_services_fuzzy(
+    text: str, services: Sequence[ServiceName], *, real_words: Collection[str] = frozenset()
+) -> list[str]:
     """Returns the services mentioned in free text, forgiving typos ("paymnets"), in order of appearance.
 
     Exact mentions are found as `find_services` finds them; a word of five letters or more that names no
-    service exactly is matched to the closest one-word spelling, if it is close enough.
+    service exactly is matched to the closest one-word spelling, if it is close enough and is not a word of
+    `real_words` ("what broke" is not a misspelt "broker").
     """
     exact = find_services(text, services)
     by_spelling = {
@@ -612,7 +615,7 @@ def find_services_fuzzy(text: str, services: Sequence[ServiceName]) -> list[str]
     hits: list[tuple[int, str]] = []
     for match in _WORD_RE.finditer(text.lower()):
         word = match.group(0).strip("-")
-        if word in by_spelling or word.rstrip("s") in by_spelling:
+        if word in by_spelling or word.rstrip("s") in by_spelling or word in real_words:
             continue
         close = _closest_word(word, by_spelling)
         if close is not None:

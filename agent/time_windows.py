@@ -365,8 +365,12 @@ _DAY_RANGE_RE = re.compile(
     rf"(?:({_MONTH_NAMES})\.? )?(\d{{1,2}})(?:st|nd|rd|th)?\b"
 )
 _MONTH_RANGE_RE = re.compile(
-    rf"\b({_MONTH_NAMES}) (?:through|thru|to|until|till|-|–) (?:the )?(?:end of )?({_MONTH_NAMES})\b"
+    rf"\b({_MONTH_NAMES})(?: (?:through|thru|to|until|till) |\s*[-–]\s*)(?:the )?(?:end of )?({_MONTH_NAMES})\b"
 )
+# "across march and april", "march or april", "march/april": two months in a row, both of them.
+_MONTH_PAIR_RE = re.compile(rf"\b({_MONTH_NAMES})\s*(?:and|or|&|/|\+|,)\s*({_MONTH_NAMES})\b")
+# "this year before june": from the start of that month's year up to the month.
+_BEFORE_MONTH_RE = re.compile(rf"\b(?:before|until|till|up to|prior to) ({_MONTH_NAMES})\b")
 
 
 def _month_of_year(name: str, year: int) -> datetime:
@@ -427,6 +431,18 @@ def _explicit_month_window(lowered: str, now: datetime) -> TimeWindow | None:
         last = _month_start(match.group(2), now)
         if first <= last:
             return TimeWindow(first, min(now, _next_month_start(last)), match.group(0))
+    match = _MONTH_PAIR_RE.search(lowered)
+    if match:
+        first = _month_start(match.group(1), now)
+        last = _month_start(match.group(2), now)
+        if _next_month_start(first) == last:
+            return TimeWindow(first, min(now, _next_month_start(last)), match.group(0))
+    match = _BEFORE_MONTH_RE.search(lowered)
+    if match:
+        end = _month_start(match.group(1), now)
+        start = end.replace(month=1)
+        if start < end:
+            return TimeWindow(start, min(now, end), match.group(0))
     return None
 
 

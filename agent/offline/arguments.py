@@ -132,7 +132,7 @@ FILLER_WORDS = frozenset(
     contains say says said unknown untriaged unclassified unset record here causing yet mitigate mitigating
     fixing resolve resolving far keeps keep stuff things thing etc whatnot apart aside besides except nothing
     often frequently layer layers tier tiers stack side area bits bit part parts piece style ish esque kinda
-    sorta
+    sorta remember recall remind reminds saying
     """.split()
 )
 
@@ -465,6 +465,9 @@ class Signals:
     only the words some incident title holds are kept (`OfflineChatModel`)."""
     described: list[str] = field(default_factory=list)
     """Every such word, kept or not: whether the question describes something at all."""
+    mentioned: list[str] = field(default_factory=list)
+    """Of those, the words some incident mentions in any field (a company only a summary names); over a
+    store, set by `OfflineChatModel`, else every described word."""
 
 
 # A sentence that comments on the question rather than asking it ("feels like everything is on fire today",
@@ -594,6 +597,18 @@ def read_signals(text: str, *, now: datetime, services: Sequence[ServiceName]) -
     question points back at the time one names)."""
     asked = without_asides(text)
     signals = _read(asked, now=now, services=services)
+    if asked != text and not signals.residue and _POINTS_BACK_RE.search(asked):
+        # "customer says apt-get blows up with EXPKEYSIG. anything open for that?": the question points back
+        # at what the statement describes.
+        told = _read(text, now=now, services=services)
+        signals = replace(
+            signals,
+            residue=told.residue,
+            described=told.described,
+            mentioned=told.mentioned,
+            services=signals.services or told.services,
+            literal=signals.literal or told.literal,
+        )
     if signals.time_frame is None and asked != text:
         pointed = _time_pointed_back_at(asked, text, now)
         if pointed is not None:
@@ -642,9 +657,22 @@ def _filter_question(text: str, *, now: datetime, services: Sequence[ServiceName
     if len(questions) != 1 or len(parts) < 2:
         return None
     signals = _read(questions[0], now=now, services=services)
-    if signals.residue or signals.refs or not has_query_filters(signals):
+    if (
+        signals.residue
+        or signals.refs
+        or not has_query_filters(signals)
+        or _POINTS_BACK_RE.search(questions[0])
+    ):
         return None
     return signals
+
+
+# "... blows up with EXPKEYSIG. do we already have something open for that?": the question is about what
+# the statement before it describes.
+_POINTS_BACK_RE = re.compile(
+    r"\b(?:for|about|on|with|like|of|to) (?:that|this|it|them|those|these)\b|\b(?:that|this) (?:issue|problem|error|thing)\b",
+    re.IGNORECASE,
+)
 
 
 def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signals:
@@ -656,9 +684,13 @@ def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signa
         without_aspect_phrases(text), time_frame=window.label if window else None, services=services
     )
     service_text = _SEARCH_VERB_RE.sub(" ", text)
-    found_services = find_services_fuzzy(service_text, services)
+    found_services = find_services_fuzzy(service_text, services, real_words=real_words())
     set_aside_text = " ".join(m.group(1) for m in _EXCLUSION_RE.finditer(service_text))
-    excluded = [name for name in find_services_fuzzy(set_aside_text, services) if name in found_services]
+    excluded = [
+        name
+        for name in find_services_fuzzy(set_aside_text, services, real_words=real_words())
+        if name in found_services
+    ]
     set_aside_words = {word.lower() for word in re.split(r"[^\w-]+", set_aside_text) if word}
     # "apart from the cdn / edge stuff": set aside, a word of one service's name ("edge" of edge-proxy)
     # names that service.
@@ -673,7 +705,7 @@ def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signa
     excluded += [
         name
         for match in _NEGATED_COPULA_RE.finditer(service_text)
-        for name in find_services_fuzzy(match.group(1), services)
+        for name in find_services_fuzzy(match.group(1), services, real_words=real_words())
         if name in found_services and name not in excluded
     ]
     found_services = [name for name in found_services if name not in excluded]
@@ -704,6 +736,7 @@ def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signa
         literal=_literal(text),
         residue=residue,
         described=residue,
+        mentioned=residue,
     )
 
 
@@ -789,7 +822,7 @@ _SUBJECT_PRONOUNS = frozenset({"we", "they", "you", "i", "we've", "they've", "we
 
 
 def _residue(text: str, *, time_frame: str | None, services: Sequence[ServiceName]) -> list[str]:
-    named = set(find_services_fuzzy(text, services))
+    named = set(find_services_fuzzy(text, services, real_words=real_words()))
     # "has the app had incidents? mobile folks ask": "mobile" is part of the service the question names.
     service_words = {
         word
@@ -813,7 +846,7 @@ def _residue(text: str, *, time_frame: str | None, services: Sequence[ServiceNam
             continue
         if after_subject:
             continue  # "how many did we log in october": the word after "we" is a verb, not a topic
-        if find_services_fuzzy(lowered, services) or lowered in service_words:
+        if find_services_fuzzy(lowered, services, real_words=real_words()) or lowered in service_words:
             continue
         if find_status_filter(lowered) or find_severities(lowered) or _is_severity_word(lowered):
             continue
@@ -941,7 +974,7 @@ def topic_text(signals: Signals) -> str | None:
             return None  # "similar to this one", "similar to 293" compare with an incident, not a topic
         if any(w.lower() not in FILLER_WORDS for w in _WORD_RE.findall(topic)):
             return topic
-    return core_phrase(signals) if signals.residue else None
+    return core_phrase(signals) if (signals.residue or signals.mentioned) else None
 
 
 def compares_with_focus(signals: Signals) -> bool:
@@ -1102,8 +1135,21 @@ def target_severity(signals: Signals) -> Severity | None:
     named = find_severities(own)
     if named:
         return named[-1]
-    words = [w for w in _WORD_RE.findall(own) if _is_severity_word(w.lower())]
+    # A bare word ("minor", "critical") names a severity only as one: "it's minor", "a minor incident";
+    # "a k8s minor upgrade" describes an upgrade.
+    words = [
+        word
+        for match in _BARE_SEVERITY_WORD_RE.finditer(own)
+        if (word := match.group(1) or match.group(2)) and _is_severity_word(word.lower())
+    ]
     return parse_severity(words[-1]) if words else None
+
+
+_BARE_SEVERITY_WORD_RE = re.compile(
+    r"(?:\b(?:it'?s|it is|this is|that'?s|is|as|to|be)\s+(?:an?\s+)?([a-z]+)\b)"
+    r"|\b([a-z]+)(?=\s+(?:incident|issue|one|outage|sev|severity|priority)\b)",
+    re.IGNORECASE,
+)
 
 
 def target_status(signals: Signals) -> Status | None:
@@ -1139,7 +1185,12 @@ def declare_arguments(
     arguments: dict[str, Any] = {"title": title}
     if signals.severities:
         arguments["severity"] = signals.severities[0].value
-    named = find_services_fuzzy(f"{title} {signals.text}", services)
+    stated = _SERVICES_STATED_RE.search(asker_words(signals.text))
+    # "..., every order. sev3, service is checkout": the services the person states are the list; the
+    # words of the title only suggest services when none are stated.
+    named = (stated and find_services_fuzzy(stated.group(1), services, real_words=real_words())) or (
+        find_services_fuzzy(f"{title} {signals.text}", services, real_words=real_words())
+    )
     if named:
         arguments["services"] = named
     if _CUSTOMER_RE.search(title):
@@ -1147,6 +1198,11 @@ def declare_arguments(
     return arguments
 
 
+_SERVICES_STATED_RE = re.compile(
+    r"\b(?:services?|svcs?|components?|systems?)(?:\s+(?:is|are|affected|impacted|hit))?\s*(?:[:=]|\bis\b|\bare\b|-)?\s+"
+    r"([^.;!?]+)",
+    re.IGNORECASE,
+)
 _TITLE_CUE_RE = re.compile(r"(?:\b(?:for|called|titled|named|title|re|about)|[:\-–—])\s*$", re.IGNORECASE)
 _HEDGE_TAIL_RE = re.compile(
     r"(?:[\s,.]+(?:i guess|i think|i'd say|probably|prob|maybe|imo|for now|pls|please|thx|thanks|asap))+[\s.!?]*$",

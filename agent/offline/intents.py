@@ -199,7 +199,9 @@ _POSTMORTEM_ASKED_ABOUT_RE = re.compile(
 _POSTMORTEM_AS_STATUS_RE = re.compile(
     r"\b(post[\s-]?mortems?|pirs?|retros?) (done|finished|complete|completed|written)\b"
     # What the answer is for, not a document to write: "dns incidents in october? need them for the retro".
-    rf"|\b(?:for|in|at|before) (?:the|our|my|tomorrow'?s|next week'?s) (?:[\w-]+ ){{0,2}}(?:{POSTMORTEM_PHRASES})\b"
+    # "a first pass at the PIR", "take a stab at the retro doc" ask for the document itself.
+    rf"|(?<!pass )(?<!stab )(?<!shot )(?<!crack )(?<!attempt )(?<!go )"
+    rf"\b(?:for|in|at|before) (?:the|our|my|tomorrow'?s|next week'?s) (?:[\w-]+ ){{0,2}}(?:{POSTMORTEM_PHRASES})\b"
 )
 _QUERY_GUARD_RE = re.compile(
     r"\b(how many|number of|list|show|which|were there|was there|did we|have we|when did|when was|who)\b"
@@ -433,7 +435,7 @@ def rule_intent(
     ):
         if has_query_filters(signals) or re.search(r"\b(of (those|them|these)|among)\b", lowered):
             return Intent.query, "follow-up of a query"
-    plural = re.search(r"\bincidents\b", lowered) and not names_incident(signals)
+    plural = re.search(r"\b(?:incidents|outages|sevs)\b", lowered) and not names_incident(signals)
     if _SUMMARY_RE.search(lowered) or (
         # The absence is an aside, so it is read from the whole message.
         _AWAY_RE.search(signals.text.lower())
@@ -514,6 +516,9 @@ def _without_service_related(lowered: str, signals: Signals) -> str:
 _WHICH_ONE_RE = re.compile(r"\b(which|what) (incident|inc|one) (was|is) (that|it|this)\b")
 
 
+_EVER_ASKED_RE = re.compile(r"(?:^|[.?!]\s+)(?:did|has|have|had|was|were|do|does)\b[^.?!]*\bever\b")
+
+
 def _search_rule(signals: Signals, lowered: str, *, has_focus: bool = False) -> tuple[Intent, str] | None:
     """Returns query, topic or symptom search for questions over many incidents, or details of one."""
     if (
@@ -536,10 +541,19 @@ def _search_rule(signals: Signals, lowered: str, *, has_focus: bool = False) -> 
         return Intent.details, "one incident"
     if signals.counting:
         return Intent.query, "count"
+    if (
+        _EVER_ASKED_RE.search(lowered)
+        and (signals.residue or signals.mentioned)
+        and not has_query_filters(signals)
+    ):
+        # "did anybody ever fat-finger a command and take out more than they meant to?": a kind of failure,
+        # looked for across the history.
+        return Intent.topic, "ever, told"
     if signals.services and not signals.residue and (signals.history or _LIST_RE.search(lowered)):
         # "has kubernetes ever been involved?", "list anything webhooks related": the service's history.
         return Intent.query, "service history"
-    if about_topic and signals.residue:
+    if about_topic and (signals.residue or (signals.mentioned and _SEARCH_RE.search(lowered))):
+        # "search for knight capital": words only an incident's text holds are a topic when searched for.
         return Intent.topic, "topic"
     # A symptom needs a subject: "is checkout down?" is a search, "what's broken right now?" a query.
     subject = signals.services or [w for w in signals.residue if not _SYMPTOM_RE.fullmatch(w.lower())]
@@ -649,7 +663,7 @@ def classify(
     if score < MIN_SIMILARITY:
         if (
             score >= MIN_TOPIC_SIMILARITY
-            and signals.residue
+            and (signals.residue or signals.mentioned)
             and not _OUT_OF_SCOPE_RE.search(signals.text.lower())
         ):
             # Like no example, but about things the store's incidents mention: search the history.

@@ -31,6 +31,7 @@ from agent.normalize import ServiceName, find_incident_refs
 from agent.offline.answers import LATEST_SHOWN, ToolOutcome, by_newest, outcomes_of, write_answer
 from agent.offline.arguments import (
     ALL_TIME,
+    FILLER_WORDS,
     Conversation,
     Signals,
     asks_about_now,
@@ -245,13 +246,22 @@ class OfflineChatModel(BaseChatModel):
     def _understand(self, text: str, conversation: Conversation) -> tuple[Signals, Classification]:
         """Returns what a question names (over the store: its title vocabulary and incidents) and its intent."""
         signals = read_signals(text, now=conversation.reference_now, services=self._vocabulary())
-        if signals.pronoun and conversation.focus is None and conversation.last_discussed() is None:
-            # "was it dns last month?" with nothing discussed yet: "it" points at no incident.
-            signals = replace(signals, pronoun=False)
+        if (
+            (signals.pronoun or signals.this_incident)
+            and conversation.focus is None
+            and conversation.last_discussed() is None
+        ):
+            # "was it dns last month?" with nothing discussed yet: "it" points at no incident; "people say
+            # 'remember the knight capital one', what broke in that incident?": "that incident" is the one
+            # the message describes, when it describes one.
+            signals = replace(
+                signals, pronoun=False, this_incident=signals.this_incident and not signals.described
+            )
         if self.services is None:
             signals = replace(
                 signals,
                 residue=topical_words(signals.residue),
+                mentioned=[word for word in signals.described if mentioned_in_store(word)],
                 bare_refs=existing_incidents(signals.bare_refs),
             )
         decided = classify(
@@ -575,15 +585,20 @@ def _describes_another(signals: Signals) -> bool:
 
 def _search_terms(signals: Signals, vocabulary: Sequence[ServiceName]) -> str | None:
     """Returns what to search for when a question about one incident describes it instead of naming it."""
-    if not (signals.residue or signals.services):
-        return None
     # The words incident titles hold say what to find; the rest of the sentence only dilutes the search.
-    # When no title holds any of them ("someone ran rm -rf on the prod db"), the described words are all
-    # there is to go on.
+    # Beside them, a name only the incidents' text holds ("the gift-message rule") tells which incident as
+    # well; a word no incident mentions at all is chatter. When no title holds any word, a quoted name
+    # ("people keep saying 'remember the knight capital one'") says which incident is meant, and beside a
+    # service ("someone ran rm -rf on the prod db") the described words are all there is to go on.
     titled = set(signals.residue)
-    # A name only the incidents' text holds ("the github one", "the gift-message rule") tells which incident
-    # as well as a title word does; a word no incident mentions at all is chatter.
-    words = [w for w in signals.described if w in titled or mentioned_in_store(w)] or signals.described
+    if titled:
+        words = [w for w in signals.described if w in titled or mentioned_in_store(w)]
+    elif signals.literal and has_content(signals.literal):
+        words = [w for w in re.findall(r"[\w.'-]+", signals.literal) if w.lower() not in FILLER_WORDS]
+    elif signals.services:
+        words = list(signals.described)
+    else:
+        return None
     services = [_as_written(name, signals.text, vocabulary) for name in signals.services]
     return " ".join([*services, *words]) or topic_text(signals) or core_phrase(signals)
 

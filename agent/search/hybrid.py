@@ -16,8 +16,9 @@ Noise is dropped, not ranked low:
   incident 0.63, "database failover" vs a failover 0.53, "certificate expiry" vs an expired certificate
   0.54) and 0.38 at most against unrelated ones ("login outage" vs a payment-provider outage); documents
   of unrelated incidents score 0.13-0.38 against each other, of incidents sharing a cause or service 0.48.
-- A keyword match alone needs every query term, or an exact-looking one (error code, hostname, version):
-  a single common word ("outage") shared with the query is not a reason to call an incident related.
+- A keyword match alone needs most query terms (two thirds, two at least), or an exact-looking one (error
+  code, hostname, version): a single common word ("outage") shared with the query is not a reason to call
+  an incident related.
 """
 
 from __future__ import annotations
@@ -242,10 +243,16 @@ def _allowed(db_session: Session, criteria: IncidentFilter, incident_ids: list[i
     )
 
 
+KEYWORD_ALONE_SHARE = 2 / 3
+"""A keyword hit with no semantic match counts when it mentions at least this share of the query's terms,
+and two of them at least ("knight capital" of "remember knight capital")."""
+
+
 def _admitted(hit: KeywordHit, similar: dict[int, float]) -> bool:
-    """Returns whether a keyword hit counts: alongside a semantic match, or on its own when it mentions every
-    query term or an exact-looking one."""
-    return hit.incident_id in similar or hit.score >= 1.0 or any(looks_exact(t) for t in hit.matched_terms)
+    """Returns whether a keyword hit counts: alongside a semantic match, or on its own when it mentions most
+    query terms (`KEYWORD_ALONE_SHARE`, one word alone never) or an exact-looking one."""
+    most = hit.score >= 1.0 or (len(hit.matched_terms) >= 2 and hit.score >= KEYWORD_ALONE_SHARE - 1e-3)
+    return hit.incident_id in similar or most or any(looks_exact(t) for t in hit.matched_terms)
 
 
 def _services(db_session: Session, incident_ids: Sequence[int]) -> dict[int, list[str]]:

@@ -180,3 +180,9 @@ def test_a_keyword_hit_counts_by_the_share_of_the_terms_it_mentions() -> None:
     # A whole incident's text as the query: the ranks alone, so the two tie.
     whole = hybrid.fuse(semantic, keyword, whole_incident=True)
     assert whole[3] == whole[7]
+
+
+def test_a_keyword_hit_alone_counts_when_it_mentions_most_of_the_terms() -> None:
+    assert hybrid._admitted(KeywordHit(1, 0.667, ["knight", "capital"]), {})
+    assert not hybrid._admitted(KeywordHit(1, 0.5, ["capital"]), {})
+    assert not hybrid._admitted(KeywordHit(1, 0.5, ["knight", "capital"]), {})

@@ -10,6 +10,7 @@ from agent.incidents.enums import Severity
 from agent.lexicon import Aspect, asked_aspects, asker_words
 from agent.normalize import (
     ServiceName,
+    find_services_fuzzy,
     find_severities,
     find_severity_filter,
     find_status_filter,
@@ -66,6 +67,9 @@ def test_status_words_and_their_negations(text: str, expected: list[str]) -> Non
         ("h2 2025", datetime(2025, 7, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
         ("second half of last year", datetime(2025, 7, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
         ("second half of the year", datetime(2026, 7, 1, tzinfo=UTC), NOW),
+        ("across march and april", datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC)),
+        ("march-april", datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC)),
+        ("this year before june", datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)),
     ],
 )
 def test_calendar_words(text: str, since: datetime, until: datetime) -> None:
@@ -106,6 +110,7 @@ def test_a_bare_number_is_an_incident_only_where_nothing_else_fits(text: str, ba
         ("how many orders failed during the checkout outage", (Aspect.impact,)),
         # Words that only stress the question do not hide what it asks.
         ("what actually went wrong with the kafka one", (Aspect.root_cause,)),
+        ("incidents where the actual cause was dns", (Aspect.root_cause,)),
     ],
 )
 def test_the_attributes_a_question_asks_for(text: str, aspects: tuple[Aspect, ...]) -> None:
@@ -437,3 +442,16 @@ def test_why_someone_asks_is_an_aside() -> None:
     assert without_asides("has a disk ever filled up on us? asking bc of a review") == (
         "has a disk ever filled up on us?"
     )
+
+
+def test_a_real_word_is_never_a_misspelt_service() -> None:
+    queue = ServiceName(name="queue", aliases=("broker", "message broker"))
+    assert find_services_fuzzy("what broke in that incident?", [queue], real_words={"broke"}) == []
+    assert find_services_fuzzy("the brokr is down", [queue], real_words={"broke"}) == ["queue"]
+
+
+def test_a_question_pointing_back_keeps_what_the_statement_before_it_describes() -> None:
+    signals = read_signals(
+        "a customer says the repo blows up with EXPKEYSIG. anything open for that?", now=NOW, services=[]
+    )
+    assert "EXPKEYSIG" in signals.residue and signals.status_filter == ["ongoing"]

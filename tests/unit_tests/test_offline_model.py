@@ -334,6 +334,12 @@ def test_postmortem_looks_before_it_drafts(model: OfflineChatModel) -> None:
             {"incident": "incident-12"},
         ),
         (
+            "take a first pass at the retro doc for this one",
+            IN_CHANNEL,
+            {**brief(12), "postmortem_blocker": None},
+            {"incident": "incident-12"},
+        ),
+        (
             "regenerate the postmortem for inc 123 using the plain template",
             {},
             ready,
@@ -400,6 +406,11 @@ def test_a_postmortem_the_incident_is_not_ready_for_is_refused_without_a_write(
         (
             'open an incident called "Stale prices in search", sev4',
             {"title": "Stale prices in search", "severity": "SEV-4", "services": ["search"]},
+        ),
+        # The services the person states are the list, whatever the title's words suggest.
+        (
+            "declare one: refunds stuck for every payment. sev3, service is checkout",
+            {"title": "Refunds stuck for every payment", "severity": "SEV-3", "services": ["checkout"]},
         ),
     ],
 )
@@ -1154,3 +1165,27 @@ def test_the_answer_to_the_last_time_names_the_newest_match_first(model: Offline
     )
     assert "The most recent match is incident-41" in text
     assert text.index("- incident-41") < text.index("- incident-40")
+
+
+def test_a_question_about_a_kind_of_failure_searches_the_history(model: OfflineChatModel) -> None:
+    # Asked with "ever", or about many outages by their cause, even with chatter around it.
+    for question in (
+        "prepping a talk. did anyone ever mistype a flag and wipe a cache cluster?",
+        "show me outages where the actual cause was a vendor going down",
+        "search for knight capital",
+    ):
+        name, args = one_call(model, question)
+        assert name == "related_incidents" and args["time_frame"] == "all time", question
+
+
+def test_a_described_incident_is_looked_for_even_when_called_that_incident(model: OfflineChatModel) -> None:
+    # Nothing discussed yet: "that incident" is the one the message describes, by the name it quotes.
+    name, args = one_call(
+        model, "everyone keeps saying 'remember the big kafka one'. what broke in that incident?"
+    )
+    assert name == "related_incidents" and "kafka" in args["query"]
+
+
+def test_a_change_word_used_as_a_noun_changes_nothing(model: OfflineChatModel) -> None:
+    name, _args = one_call(model, "rc for incident-45? we're planning a minor upgrade next week")
+    assert name == "get_incident"
