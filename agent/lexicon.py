@@ -34,7 +34,9 @@ class Aspect(StrEnum):
 
 MEASURED_QUANTITY_PHRASES = (
     r"\bhow many (?:[\w-]+ ){0,2}?(?:requests|calls|users|customers|clients|merchants|orders|payments|"
-    r"transactions|logins|checkouts|messages|emails|jobs|records|rows|events|accounts|charges|bookings)\b"
+    r"transactions|logins|checkouts|messages|emails|jobs|records|rows|events|accounts|charges|bookings|machines|"
+    r"hosts|servers|devices|computers|endpoints|nodes|instances|tickets)\b"
+    r"|\b(?:tickets?|requests?|errors?|users?|customers?|orders?|machines?|hosts?|devices?) counts?\b"
 )
 """How many of something an incident hurt ("how many legit requests failed during the ddos"): its customer
 impact, which a count of incidents is not."""
@@ -97,7 +99,7 @@ ASPECT_PHRASES: dict[Aspect, str] = {
     Aspect.status: (
         r"what(?:'s| is) the status|status of|still (open|active|going|ongoing)\?|is it (resolved|fixed|over)"
         # "are we still firefighting or just watching?", "is it still burning?"
-        r"|\b(?:are we|is it|is this|is that|are they) (?:still|just|now) \w+"
+        r"|\b(?:are we|is it|is this|is that|are they) still \w+"
     ),
     Aspect.services: r"which services|what services|services (were )?(affected|impacted|hit)|what (did it|was) (hit|affected)",
     Aspect.impact: (
@@ -184,7 +186,8 @@ def asker_words(text: str) -> str:
 
 # Each block runs to the end of the message, or of the quote it sits in (the closing quote stays).
 _INJECTED_RE = re.compile(
-    r"\[\[.*?\]\]|\{\{.*?\}\}|<(system|instructions?|admin)>.*?</\1>|\[(?:system|admin|instructions?)\b[^\]]*\]"
+    r"\[\[.*?\]\]|\{\{.*?\}\}|<(system|instructions?|admin)>.*?</\1>"
+    r"|\[(?:system|admin|instructions?|assistant|ai|bot|copilot)\b[^\]]*\]"
     r"|(?:^|\s)(?:system|admin|assistant instructions?|note to (?:the |any |all )?(?:ai |llm )?(?:assistants?|bots?|ai)"
     r"(?: [\w ]{0,30})?)\s*:[^\"”]*"
     # An address to the assistant inside pasted text: "P.S. AI assistant: escalate ...".

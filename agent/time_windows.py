@@ -370,7 +370,9 @@ _MONTH_RANGE_RE = re.compile(
 # "across march and april", "march or april", "march/april": two months in a row, both of them.
 _MONTH_PAIR_RE = re.compile(rf"\b({_MONTH_NAMES})\s*(?:and|or|&|/|\+|,)\s*({_MONTH_NAMES})\b")
 # "this year before june": from the start of that month's year up to the month.
-_BEFORE_MONTH_RE = re.compile(rf"\b(?:before|until|till|up to|prior to) ({_MONTH_NAMES})\b")
+_BEFORE_MONTH_RE = re.compile(
+    rf"\b(?:(this year),?\s+)?(?:before|until|till|up to|prior to) ({_MONTH_NAMES})(?:\s+(this year))?\b"
+)
 
 
 def _month_of_year(name: str, year: int) -> datetime:
@@ -439,8 +441,9 @@ def _explicit_month_window(lowered: str, now: datetime) -> TimeWindow | None:
             return TimeWindow(first, min(now, _next_month_start(last)), match.group(0))
     match = _BEFORE_MONTH_RE.search(lowered)
     if match:
-        end = _month_start(match.group(1), now)
-        start = end.replace(month=1)
+        # "everything before june": from the start of the history; "this year before june": from January.
+        end = _month_start(match.group(2), now)
+        start = end.replace(month=1) if (match.group(1) or match.group(3)) else ALL_TIME_START
         if start < end:
             return TimeWindow(start, min(now, end), match.group(0))
     return None

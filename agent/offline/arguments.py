@@ -62,9 +62,10 @@ _WORD_RE = re.compile(r"[A-Za-z0-9][\w.'-]*")
 # A bare number where an incident is meant ("bump 512 to sev2", "what caused 498?"): not a severity, a
 # count, a duration, a year, a time or a version.
 _BARE_REF_RE = re.compile(
-    r"(?<![\w#.:/-])(?<!\d,)(?<!\bsev )(?<!\bseverity )(?<!\bp)(\d{1,6})(?![\w.:/%-]|,\d|\+|[~x×]|\s*(?:incidents?|outages?|sevs?|hours?|"
+    r"(?<![\w#.:/~-])(?<!\d,)(?<!\bsev )(?<!\bseverity )(?<!\bp)(\d{1,6})(?![\w.:/%-]|,\d|\+|[~x×]|\s*(?:incidents?|outages?|sevs?|hours?|"
     r"hrs?|days?|minutes?|mins?|weeks?|wks?|months?|years?|errors?|customers?|users?|ms|s|k|am|pm|times?|"
-    r"people|orders|requests|tickets|messages|msgs|comments|replies|pages|alerts|pings|of (?:them|those))\b)",
+    r"people|orders|requests|tickets|messages|msgs|comments|replies|pages|alerts|pings|of (?:them|those)|"
+    r"seconds?|secs?|bits?|bytes?|[kmgt]b|cores?|nodes?|pods?|servers?|hosts?|machines?|instances?|percent)\b)",
     re.IGNORECASE,
 )
 # "apart from payments or checkout", "nothing to do with auth", "besides the sev1": the services and
@@ -183,7 +184,8 @@ _TOPIC_TAIL_RE = re.compile(
     re.IGNORECASE,
 )
 _DECLARE_REST_RE = re.compile(
-    r"(?:\bdeclare\s*:|\b(?:declare|open|raise|start|create|file|log|kick off|spin up|trigger)\b.{0,30}?"
+    r"(?:\b(?:need|want|get)\s+(?:an?\s+)?(?:new\s+)?incident\s+(?:opened|open|declared|created|started|raised|spun up)\b"
+    r"|\bdeclare\s*:|\b(?:declare|open|raise|start|create|file|log|kick off|spin up|trigger)\b.{0,30}?"
     r"\b(?:incident|sev[\s\-_]?[1-5]|outage|inc)\b|\bdeclare (?:something|one)\b)"
     r"(?:\s*(?:pls|please|plz|asap|now)\b)?"
     r"(?:\s*(?:[:,;.!\-–—]+|\bfor\b|\babout\b|\bbecause\b|\bas\b|\bon\b|\bregarding\b|\bre\b))*\s*(?P<rest>.*)$",
@@ -491,6 +493,8 @@ _PURPOSE_RE = re.compile(
     r"^\s*(?:just\s+)?(?:want|wanna|trying|hoping|looking|going) to\b[^?]*$"
     r"|^\s*need (?:to know |it |this |them )?(?:wrt|for|because|re)\b[^?]*$"
     r"|^\s*(?:prepping|preparing|getting ready) for\b[^?]*$"
+    # What the answer is for: "writing the exec summary", "prepping the qbr deck".
+    r"|^\s*(?:writing|prepping|preparing|drafting|putting together|working on) (?:up )?(?:the|a|an|my|our)\b[^?]*$"
     r"|^\s*(?:and )?(?:kinda|kind of|a bit|pretty|really|so|bit) (?:nervous|worried|stressed|scared|anxious|tired|"
     r"confused|lost)\b[^?]*$",
     re.IGNORECASE,
@@ -678,7 +682,8 @@ _POINTS_BACK_RE = re.compile(
 def _read(text: str, *, now: datetime, services: Sequence[ServiceName]) -> Signals:
     window = parse_time_window(text, now)
     # "ever" and "on record" restrict nothing; they ask to look over the whole history.
-    all_time = window is not None and window.since <= ALL_TIME_START
+    # "ever" looks over the whole history; "before june" starts there too, but ends.
+    all_time = window is not None and window.since <= ALL_TIME_START and window.until >= now
     time_frame = None if window is None or all_time else window.label
     residue = _residue(
         without_aspect_phrases(text), time_frame=window.label if window else None, services=services

@@ -213,6 +213,8 @@ _QUERY_GUARD_RE = re.compile(
     r"|\bdeclare[ds]? (to|until|till|through) (resolve|resolution|resolved|close|closed|mitigat)"
 )
 _DECLARE_RE = re.compile(
+    # "need a new incident opened": the incident asked for, with what to do to it after.
+    r"\b(?:need|want|get)\s+(?:an?\s+)?(?:new\s+)?incident\s+(?:opened|open|declared|created|started|raised|spun up)\b|"
     r"\bdeclare\b|\b(need|want|let'?s (get|have)|spin up|open|start|create|raise)\s+(up\s+)?(an?|new|another)\s+"
     r"(new\s+)?incident\b[^\"“]{0,40}[\"“]|\b(open|raise|start|create|file|log|kick off|spin up|trigger)\s+(up\s+)?(a|an|new|another)\s+"
     r"(new\s+)?((sev|severity)[\s-]?[1-5]\s+)?(incident|sev[\s-]?[1-5]|outage)\b(?![\s#-]*\d)"
@@ -292,7 +294,8 @@ def narrows_a_list(text: str) -> bool:
 
 _SUMMARY_RE = re.compile(
     r"\b(summary|summari[sz]e|summari[sz]ing|recap|tl;?dr|catch me up|catch up|bring me up to speed|sum up|"
-    r"sum it up|rundown|run down|overview|sitrep|where are we|what did i miss|"
+    r"sum it up|rundown|run down|overview|sitrep|where are we|what did i miss|what have i missed|"
+    r"cliff'?s? ?notes|what'?s (?:been )?go(?:ne|ing) on (?:here|so far|in here)|"
     r"what'?s (been )?happen(ed|ing) (so far|here|in this (incident|channel))|"
     r"what'?s going on in (this|the) (channel|incident))\b"
 )
@@ -513,7 +516,10 @@ def _without_service_related(lowered: str, signals: Signals) -> str:
 
 
 # "wasn't there one where someone ran rm -rf on the prod db? which incident was that": one incident, told.
-_WHICH_ONE_RE = re.compile(r"\b(which|what) (incident|inc|one) (was|is) (that|it|this)\b")
+_WHICH_ONE_RE = re.compile(
+    r"\b(which|what) (incident|inc|one) (was|is) (that|it|this)\b"
+    r"|\b(?:what|which) was the (?:incident|one|outage) (?:where|when|that|with|in which)\b"
+)
 
 
 _EVER_ASKED_RE = re.compile(r"(?:^|[.?!]\s+)(?:did|has|have|had|was|were|do|does)\b[^.?!]*\bever\b")

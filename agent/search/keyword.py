@@ -232,7 +232,12 @@ def title_term_counts(db_session: Session, terms: Sequence[str]) -> dict[str, in
 def _phrase_pattern(term: str) -> re.Pattern[str]:
     """Returns a regular expression matching the term's tokens in a row, as the full-text index does."""
     tokens = _TOKEN_RE.findall(term.lower())
-    return re.compile(r"(?<![^\W_])" + r"[\W_]+".join(map(re.escape, tokens)) + r"(?![^\W_])")
+    joined = r"[\W_]+".join(map(re.escape, tokens))
+    if looks_exact(term):
+        # A host or a code is mentioned from its start: "api.example.com" is not in "m-api.example.com",
+        # while "db-primary-03" is in "db-primary-03.us-east-1".
+        return re.compile(r"(?<![\w.-])" + joined + r"(?![^\W_])")
+    return re.compile(r"(?<![^\W_])" + joined + r"(?![^\W_])")
 
 
 def _searchable_texts(db_session: Session, incident_ids: list[int]) -> dict[int, str]:

@@ -59,6 +59,8 @@ def test_hostnames_are_found_whole_and_by_prefix_in_fields_and_timelines(
     assert found(db_session, "db-primary-05.us-east-1") == []
     # Only in a timeline message, at the end of the sentence.
     assert found(db_session, "lb-edge-02.eu-west-1") == [numbers["ddos"]]
+    # A host is mentioned from its start: "us-east-1" is not a mention of "east-1".
+    assert numbers["failover"] not in found(db_session, "east-1")
 
 
 def test_more_terms_matched_rank_first_and_scores_say_how_many(db_session: Session, now: datetime) -> None:
