@@ -222,7 +222,9 @@ def find_dropped_statuses(text: str) -> frozenset[Status]:
 
 # Words for a status filter in a question; "rn" and "currently" ask about what is going on now.
 _ONGOING_FILTER_RE = re.compile(
-    r"\b(ongoing|open|unresolved|in progress|still going|current|currently|rn|right now|at the moment|atm|"
+    # "a cust escalation in progress" tells what else is going on; it filters no incident.
+    r"\b(ongoing|open|unresolved|(?<!escalation )(?<!migration )(?<!deploy )(?<!rollout )(?<!upgrade )in progress|"
+    r"still going|current|currently|rn|right now|at the moment|atm|"
     r"as we speak|now|on fire|burning|going on|happening|being worked on|worked on|in flight|live|"
     r"fires? (?:are )?(?:we(?:'re| are)? )?fighting|firefighting|not (?:yet )?(?:resolved|closed|fixed))\b",
     re.IGNORECASE,
@@ -329,6 +331,14 @@ _SPAN_RE = re.compile(
 )
 
 
+# "open or closed doesn't matter", "resolved or not, whatever": every status.
+_ANY_STATUS_RE = re.compile(
+    r"\b(?:open|closed|resolved|ongoing|active|fixed)\s*(?:or|/)\s*(?:not|open|closed|resolved|ongoing|active|fixed)\b"
+    r"[,\s]*(?:(?:it )?(?:doesn'?t|does not|don'?t|do not) matter|either way|whatever|regardless|both)",
+    re.IGNORECASE,
+)
+
+
 def find_status_filter(text: str, *, real_words: Collection[str] = frozenset()) -> list[str]:
     """Returns the status filter a question asks for, as `query_incidents` takes it.
 
@@ -338,6 +348,8 @@ def find_status_filter(text: str, *, real_words: Collection[str] = frozenset()) 
     named, or when "ongoing"/"open" is said alongside one.
     """
     found: list[str] = []
+    if _ANY_STATUS_RE.search(text):
+        return []
     text = _SPAN_RE.sub(" ", _COUNTS_AS_OPEN_RE.sub(" ", text))
     words = _WORD_RE.findall(text.lower())
     for index, word in enumerate(words):

@@ -96,6 +96,7 @@ _STATUS_CODE_BEFORE_RE = re.compile(
 _STATUS_CODE_AFTER_RE = re.compile(r"\s*(?:errors?|responses?|codes?|status|on|from|when)\b", re.IGNORECASE)
 _NOT_A_REF_BEFORE_RE = re.compile(
     r"\b(?:last|past|top|first|over|under|than|within|least|most|sev|severity|to|the|since|every|each|code|exit|"
+    r"layer|tier|level|stage|phase|class|type|grade|l|"
     r"port|version|v|errno|signal|pid|build|pr|ticket|jira|line|row|step|room|floor|node|shard|partition|"
     # A day of a month ("on oct 26") is a date.
     r"jan|january|feb|february|mar|march|apr|april|may|jun|june|jul|july|aug|august|sep|sept|september|oct|"
@@ -133,7 +134,7 @@ FILLER_WORDS = frozenset(
     contains say says said unknown untriaged unclassified unset record here causing yet mitigate mitigating
     fixing resolve resolving far keeps keep stuff things thing etc whatnot apart aside besides except nothing
     often frequently layer layers tier tiers stack side area bits bit part parts piece style ish esque kinda
-    sorta remember recall remind reminds saying
+    sorta remember recall remind reminds saying too
     """.split()
 )
 
@@ -199,6 +200,11 @@ _DECLARE_CLAUSE_RE = re.compile(
 _CUSTOMER_RE = re.compile(r"\b(customers?|users?|clients?|merchants?|shoppers?|buyers?)\b", re.IGNORECASE)
 # "search for ...", "can you search incidents": the verb, not the service. After a quantifier or an article
 # ("how many search incidents", "the search outages") the word names the service.
+_LIST_VERB_RE = re.compile(
+    r"\b(?:pull|bring|dig|call|dredge|rustle) up\b|\b(?:dig|look|go) (?:thru|through|into|back)\b",
+    re.IGNORECASE,
+)
+"""Verbs that ask for a list ("pull up dns incidents since august"), whatever "pull" means in a title."""
 _SEARCH_VERB_RE = re.compile(
     r"(?<!\bmany )(?<!\bany )(?<!\bthe )(?<!\bof )(?<!\ball )(?<!\bour )(?<!\bmost )(?<!\bfew )"
     r"\bsearch (?:for|through|all|the history|incidents|my|our)\b",
@@ -208,7 +214,7 @@ _HISTORY_RE = re.compile(
     r"\b(ever|before|previously|historically|have we (had|seen)|did we (ever )?(have|see)|"
     # "charged again and again" tells what happened, it does not look back.
     r"has (this|that|it) happened|(the )?last time|once|(?<!and )again(?! and again)|in the past|"
-    r"what do we have|have we got|"
+    r"what do we have|have we got|older (?:incidents|ones)|further back|"
     r"familiar|rings? a bell|deja vu|déjà vu)\b",
     re.IGNORECASE,
 )
@@ -837,7 +843,7 @@ def _residue(text: str, *, time_frame: str | None, services: Sequence[ServiceNam
         for word in re.split(r"[\s\-_]+", spelling)
         if len(word) > 2
     }
-    remaining = remove_services(_remove_phrase(text, time_frame), services)
+    remaining = remove_services(_remove_phrase(_LIST_VERB_RE.sub(" ", text), time_frame), services)
     remaining = _SEVERITY_WORD_RE.sub(" ", remaining)
     remaining = re.sub(r"(?:\bincident[\s\-_#]*|\binc[\s\-_#]*|#)\d+\b", " ", remaining, flags=re.IGNORECASE)
     words = []

@@ -222,13 +222,14 @@ _DECLARE_RE = re.compile(
 _ASKING_RE = re.compile(r"^(are|is|were|was|did|does|do|has|have|any|anything|which|what|how|who|when|why)\b")
 _CHANGE_VERB_RE = re.compile(
     r"\b(update|change|set|bump|raise|lower|downgrade|upgrade|escalate|de-?escalate|move|make|mark|switch|"
-    r"reclassify|drop|adjust|reduce|increase|flip|put|transition|flag|bring)\b"
+    r"reclassify|drop|adjust|reduce|increase|flip|put|transition|flag|bring|knock|take|kick|push)\b"
     # "INC-296 → resolved please": an arrow to the new value.
     r"|\s(→|->|=>)\s*(sev|severity|stable|mitigated|resolved|closed|completed|active)"
 )
 _STATUS_VERB_START_RE = re.compile(
     # At the start of the message or of one of its clauses: "latency is back, we're good — resolve it".
-    r"(^|[,;.!—–-]\s*|\b(go ahead and|please|pls|can you|could you|let'?s|ok|okay|so|then)\s+)"
+    r"(^|[,;.!—–-]\s*|\b(go ahead and|please|pls|can you|could you|can we|could we|shall we|let'?s|ok|okay|so|then)"
+    r"(?: just)?\s+)"
     r"(resolve|close|reopen|re-open|mitigate|stabili[sz]e|complete)\b"
 )
 _STATUS_STATEMENT_RE = re.compile(
@@ -310,7 +311,7 @@ _REMEDIATION_RE = re.compile(rf"\b(?:{ASPECT_PHRASES[Aspect.remediation]})")
 _RELATED_RE = re.compile(
     r"\b(related|similar|tied (to|in|up with)|like this|like that|like it|like (?:incident|inc)[\s#-]*\d+|like #\d+|"
     r"same (issue|problem|thing|error|symptoms?|root cause)|"
-    r"happened before|seen (this|that|it) before|dupes?|duplicates?|connected|linked|look ?alike|"
+    r"happened before|seen (this|that|it)( \w+)? before|dupes?|duplicates?|connected|linked|look ?alike|"
     r"resembl\w+|same as|repeat of|re-?run of)\b"
 )
 _TOPIC_CONNECTOR_RE = re.compile(
@@ -323,7 +324,7 @@ _QUERY_RE = re.compile(
     r"were there|are there|is there|have there been|has there been|did (we|anything|any)|what'?s (open|ongoing|"
     r"active|on fire)|incidents? (this|last|in|since|from|today|yesterday|over)|sev[1-5]s|sev-[1-5]s)\b"
 )
-_LIST_RE = re.compile(r"\b(list|show|every|all (the )?incidents|anything|any incidents)\b")
+_LIST_RE = re.compile(r"\b(list|show|pull up|bring up|every|all (the )?incidents|anything|any incidents)\b")
 _INCIDENT_WORD_RE = re.compile(r"\b(incidents?|sevs?|sev[\s-]?[1-5]s?|outages?|issues|problems|anything)\b")
 _SYMPTOM_RE = re.compile(
     r"\b(unable|can'?t|cannot|couldn'?t|won'?t|wont|not (working|loading|responding|available|going through)|"
@@ -487,7 +488,14 @@ def rule_intent(
         # "who was IC on monday's billing db failover?", "how long were we down for the cert thing last
         # weekend?": one incident, described; it is found first, then looked at.
         return Intent.details, "attribute of a described incident"
-    if _RELATED_RE.search(_without_service_related(lowered, signals)):
+    # "feels like we've seen this movie before. dig through older ones too": in an incident's channel, the
+    # aside is the question.
+    related_aside = (
+        has_focus
+        and not (signals.counting or signals.severities or signals.status_filter or signals.services)
+        and _RELATED_RE.search(" ".join(signals.text.lower().split()))
+    )
+    if related_aside or _RELATED_RE.search(_without_service_related(lowered, signals)):
         connector = re.search(
             r"\b(related|similar|linked|connected) to\b|\babout\b|\binvolving\b|\bsame as\b|\b(repeat|re-?run) of\b",
             lowered,

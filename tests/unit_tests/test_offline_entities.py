@@ -48,6 +48,9 @@ def test_several_severities_are_all_kept(text: str, expected: list[str]) -> None
         ("how many fires are we fighting?", ["ongoing"]),
         ("active, not counting stable", ["active"]),
         ("which got resolved but never moved on to completed", ["resolved"]),
+        # Every status, said so; another thing in progress filters nothing.
+        ("everything auth related, open or closed doesn't matter", []),
+        ("a customer escalation in progress, anything on payments this week?", []),
     ],
 )
 def test_status_words_and_their_negations(text: str, expected: list[str]) -> None:
@@ -97,6 +100,7 @@ def test_calendar_words(text: str, since: datetime, until: datetime) -> None:
         ("a 32 bit counter overflowed", []),
         ("a ~43 second partition", []),
         ("about 12 seconds of errors", []),
+        ("the layer 7 one", []),
     ],
 )
 def test_a_bare_number_is_an_incident_only_where_nothing_else_fits(text: str, bare: list[int]) -> None:
@@ -118,6 +122,7 @@ def test_a_bare_number_is_an_incident_only_where_nothing_else_fits(text: str, ba
         # Words that only stress the question do not hide what it asks.
         ("what actually went wrong with the kafka one", (Aspect.root_cause,)),
         ("incidents where the actual cause was dns", (Aspect.root_cause,)),
+        ("what did customers see during the cert expiry", (Aspect.impact,)),
     ],
 )
 def test_the_attributes_a_question_asks_for(text: str, aspects: tuple[Aspect, ...]) -> None:

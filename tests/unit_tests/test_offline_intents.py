@@ -121,6 +121,10 @@ def test_correct_typos(text: str, corrected: str) -> None:
         ("how long was checkout down in incident-123? writing the monthly summary", Intent.details),
         ("root cause of incident-123? short version", Intent.root_cause),
         ("whats the support ticket count for incident-123", Intent.details),
+        # Held-out set 11 (now dev spent), in other words.
+        ("can we just close out incident-123 as resolved? errors are gone", Intent.set_status),
+        ("latency is down, knock incident-123 down to sev 4", Intent.update_severity),
+        ("pull up checkout incidents since august", Intent.query),
     ],
 )
 def test_rules(question: str, intent: Intent) -> None:
@@ -310,3 +314,11 @@ def test_everyday_time_frames_round_trip(phrase: str, since: object, until: obje
 def test_no_time_frame() -> None:
     for text in ("how many open incidents rn?", "incidents in marketing", "may I ask something"):
         assert parse_time_window(text, NOW) is None
+
+
+def test_a_related_cue_in_an_aside_is_the_question_in_an_incidents_channel() -> None:
+    signals = read_signals(
+        "feels like we've seen this one before. dig through older incidents too", now=NOW, services=SERVICES
+    )
+    assert rule_intent(signals, has_focus=True) == (Intent.related, "related")
+    assert signals.history
