@@ -28,6 +28,35 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {key: _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_without_nul(item) for item in value)
+    return value
+
+
+def _parameters_without_nul(
+    _connection: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _executemany: bool
+) -> tuple[str, Any]:
+    # PostgreSQL text cannot hold NUL (0x00) and refuses the whole statement; a NUL means nothing in a
+    # Slack message, a title or an imported record, so it is dropped from every value written, on both
+    # engines alike, by the ORM and the bulk paths.
+    return statement, (_without_nul(parameters) if _has_nul(parameters) else parameters)
+
+
 def make_engine(url: str) -> Engine:
     """Returns an engine for `url`, creating the SQLite file's folder when needed."""
     if url.startswith("sqlite"):
@@ -36,8 +65,10 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "before_cursor_execute", _parameters_without_nul, retval=True)
+    return engine
 
 
 def alembic_config(engine: Engine) -> Any:

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, update
 
-from agent.db import MIGRATIONS_DIR, alembic_config, engine_for, head_revision, is_up_to_date, upgrade
+from agent.db import (
+    MIGRATIONS_DIR,
+    alembic_config,
+    engine_for,
+    head_revision,
+    is_up_to_date,
+    session_factory,
+    upgrade,
+)
+from agent.incidents import service
+from agent.incidents.enums import EntrySource, Severity
+from agent.incidents.models import Incident
 
 
 def test_head_revision_is_the_newest_script() -> None:
@@ -32,3 +44,26 @@ def test_engine_for_migrates_a_new_store_once(tmp_path: Path) -> None:
     engine = engine_for(url)
     assert is_up_to_date(engine)
     assert engine_for(url) is engine
+
+
+def test_a_nul_in_any_text_is_dropped_on_both_engines(engine: Engine) -> None:
+    # PostgreSQL refuses a NUL in text and with it the whole write; here it is dropped and the rest kept,
+    # through the ORM and through a bulk statement alike.
+    session = session_factory(engine)()
+    incident = service.declare(
+        db_session=session,
+        title="Checkout\x00 failing",
+        severity=Severity.sev2,
+        now=datetime(2026, 11, 27, 12, tzinfo=UTC),
+        actor="alice\x00",
+        source=EntrySource.cli,
+        services=[],
+    )
+    session.commit()
+    session.execute(update(Incident).where(Incident.id == incident.id).values(summary="half\x00 written"))
+    session.commit()
+    session.expire_all()
+    stored = session.get(Incident, incident.id)
+    assert stored is not None
+    assert (stored.title, stored.summary) == ("Checkout failing", "half written")
+    session.close()
