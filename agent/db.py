@@ -16,6 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_KEY = 0x1C0_0B07
+"""PostgreSQL advisory lock held while migrating, so replicas starting together migrate one at a time."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

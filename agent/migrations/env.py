@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from agent.assistant import models as _assistant_models  # noqa: F401 - registers assistant_threads
 from agent.catchups import models as _catchup_models  # noqa: F401 - registers catchup_marks
-from agent.db import make_engine
+from agent.db import MIGRATION_LOCK_KEY, make_engine
 from agent.feedback import models as _feedback_models  # noqa: F401 - registers answers and votes
 from agent.incidents.models import Base
 from agent.outbox import models as _outbox_models  # noqa: F401 - registers the outbox table
@@ -36,6 +36,10 @@ def run_migrations_online() -> None:
             compare_type=True,
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Two replicas starting on a new database would both create the schema and one would fail;
+                # the lock makes the second wait, then find the schema at head and do nothing.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             context.run_migrations()
         connection.commit()
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, update
+from sqlalchemy import text as sql
 
 from agent.db import (
+    MIGRATION_LOCK_KEY,
     MIGRATIONS_DIR,
     alembic_config,
     engine_for,
     head_revision,
     is_up_to_date,
+    make_engine,
     session_factory,
     upgrade,
 )
@@ -67,3 +73,33 @@ def test_a_nul_in_any_text_is_dropped_on_both_engines(engine: Engine) -> None:
     assert stored is not None
     assert (stored.title, stored.summary) == ("Checkout failing", "half written")
     session.close()
+
+
+@pytest.mark.postgres
+def test_replicas_starting_together_on_postgresql_migrate_one_at_a_time(postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    with engine.begin() as connection:
+        for table in list(
+            connection.execute(
+                sql("select tablename from pg_tables where schemaname = current_schema()")
+            ).scalars()
+        ):
+            connection.execute(sql(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+    # Another replica is migrating: it holds the lock.
+    holder = engine.connect()
+    holder.execute(sql("select pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    holder.commit()
+    second = threading.Thread(target=upgrade, args=(make_engine(postgres_url),))
+    second.start()
+    waiting = sql("select count(*) from pg_locks where locktype = 'advisory' and not granted")
+    deadline = time.monotonic() + 60
+    while holder.execute(waiting).scalar_one() == 0:
+        assert time.monotonic() < deadline, "the second migration never asked for the lock"
+        time.sleep(0.05)
+    # It waits without having created anything.
+    assert not inspect(engine).has_table("alembic_version")
+    holder.execute(sql("select pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    holder.close()
+    second.join(timeout=120)
+    assert not second.is_alive() and is_up_to_date(engine)
+    engine.dispose()
