@@ -32,17 +32,8 @@ from agent.lexicon import (
     without_intensifiers,
 )
 from agent.normalize import monitoring_as_status
-from agent.offline.arguments import (
-    Signals,
-    has_query_filters,
-    mask_entities,
-    names_incident,
-    real_words,
-    target_severity,
-    target_status,
-    topic_text,
-    without_asides,
-)
+from agent.offline.arguments import names_incident, target_severity, target_status, topic_text
+from agent.offline.entities import Signals, has_query_filters, mask_entities, real_words, without_asides
 from prompts.offline import intent_bank
 
 if TYPE_CHECKING:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -23,7 +22,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
 
-from agent.incidents import catalogue, service
+from agent.incidents import service
 from agent.incidents.enums import Severity, Status
 from agent.incidents.exceptions import IllegalTransition, NoChange
 from agent.lexicon import Aspect, asked_aspects, asker_words, asks_latest, pasted_text, without_injected
@@ -31,30 +30,25 @@ from agent.normalize import ServiceName, find_incident_refs
 from agent.offline.answers import LATEST_SHOWN, ToolOutcome, by_newest, outcomes_of, write_answer
 from agent.offline.arguments import (
     ALL_TIME,
-    FILLER_WORDS,
-    Conversation,
-    Signals,
     asks_about_now,
     compares_with_focus,
     core_phrase,
     declare_arguments,
-    described_incident,
     has_content,
-    has_query_filters,
     names_incident,
     postmortem_arguments,
     public_id,
     query_arguments,
-    read_signals,
     related_arguments,
     resolve_incident,
     split_follow_up,
-    split_sentences,
     symptom_text,
     target_severity,
     target_status,
     topic_text,
 )
+from agent.offline.conversation import Conversation, described_incident
+from agent.offline.entities import FILLER_WORDS, Signals, has_query_filters, read_signals, split_sentences
 from agent.offline.intents import (
     FOLLOW_UP_RE,
     Classification,
@@ -63,6 +57,13 @@ from agent.offline.intents import (
     classify,
     correct_typos,
     narrows_a_list,
+)
+from agent.offline.store_words import (
+    existing_incidents,
+    mentioned_in_store,
+    mentioning_identifiers,
+    runtime_services,
+    topical_words,
 )
 from agent.permissions import WriteAction, write_was_requested
 from agent.postmortems.templates import AI_FIELDS, FIXED_FIELDS
@@ -474,7 +475,7 @@ class OfflineChatModel(BaseChatModel):
                 # "when was the last time the billing db failed over?": the newest of the close matches, not
                 # the closest, nor a newer weak match further down.
                 results = by_newest(results[:LATEST_SHOWN]) + results[LATEST_SHOWN:]
-            pinned = _mentioning_identifiers(signals.residue)
+            pinned = mentioning_identifiers(signals.residue)
             # "the waf rule that blocked search, CHG-1427 iirc": the incident the identifier is written in.
             results = [r for r in results if _number(r.get("id")) in pinned] + [
                 r for r in results if _number(r.get("id")) not in pinned
@@ -631,112 +632,6 @@ def _aspects(intent: Intent, signals: Signals, conversation: Conversation) -> tu
     return tuple(aspects)
 
 
-@lru_cache(maxsize=8)
-def _services_of_store(database_url: str) -> tuple[ServiceName, ...]:
-    from agent.db import engine_for, session_scope  # lazy: only when a graph runs over a store
-
-    with session_scope(engine_for(database_url)) as db_session:
-        return tuple(catalogue.service_vocabulary(db_session=db_session))
-
-
-_SEEN_IN_STORE: set[tuple[str, str, str | int]] = set()
-"""(database url, "title" or "incident", word or number) found in the store; a store only gains incidents,
-so a hit stays true, while a miss is asked again (the word or incident may arrive later)."""
-
-
-def _in_store(database_url: str, kind: Literal["title", "text", "incident"], value: str | int) -> bool:
-    """Returns whether some incident title holds the word, some incident mentions it anywhere, or the
-    incident number exists."""
-    if (database_url, kind, value) in _SEEN_IN_STORE:
-        return True
-    from agent.db import engine_for, session_scope  # lazy: only when a graph runs over a store
-    from agent.search.keyword import keyword_search, title_term_counts
-
-    with session_scope(engine_for(database_url)) as db_session:
-        if kind == "title":
-            found = title_term_counts(db_session, [str(value)]).get(str(value), 0) > 0
-        elif kind == "text":
-            found = bool(keyword_search(db_session, str(value), limit=1))
-        else:
-            found = bool(service.get_many(db_session=db_session, incident_ids=[int(value)]))
-    if found:
-        _SEEN_IN_STORE.add((database_url, kind, value))
-    return found
-
-
-def _mentioning_identifiers(words: Sequence[str]) -> set[int]:
-    """Returns the incidents that mention an identifier among the words ("CHG-1427"); none outside a run."""
-    url = _runtime_database_url()
-    identifiers = [word for word in words if _is_identifier(word)]
-    if url is None or not identifiers:
-        return set()
-    from agent.db import engine_for, session_scope  # lazy: only when a graph runs over a store
-    from agent.search.keyword import keyword_search
-
-    with session_scope(engine_for(url)) as db_session:
-        return {
-            hit.incident_id
-            for word in identifiers
-            for hit in keyword_search(db_session, word, limit=5)
-            if hit.score >= 1.0
-        }
-
-
-def _is_identifier(word: str) -> bool:
-    """Returns whether a word reads like a change id, error code or host ("CHG-1427", "api.example.com"),
-    as opposed to a hyphenated word ("follow-ups") or a bare number."""
-    return not word.isdigit() and (any(c.isdigit() for c in word) or bool(re.search(r"\w[._]\w", word)))
-
-
 def _number(public: object) -> int | None:
     refs = find_incident_refs(str(public or ""))
     return refs[0] if refs else None
-
-
-def _runtime_database_url() -> str | None:
-    from langgraph.runtime import get_runtime
-
-    try:
-        runtime = get_runtime()
-    except (RuntimeError, KeyError):
-        # Called outside a graph run (a plain `invoke`): there is no store to read.
-        return None
-    url = getattr(getattr(runtime, "context", None), "database_url", None)
-    return str(url) if url else None
-
-
-def existing_incidents(numbers: Sequence[int]) -> list[int]:
-    """Returns the bare numbers of a question that are incidents of the store ("what caused 498?"); a
-    number no incident has is something else. Outside a graph run every number is kept."""
-    url = _runtime_database_url()
-    if url is None:
-        return list(numbers)
-    return [number for number in numbers if _in_store(url, "incident", number)]
-
-
-def runtime_services() -> tuple[ServiceName, ...]:
-    """Returns the service vocabulary of the store of the running graph; none outside a graph run."""
-    url = _runtime_database_url()
-    return _services_of_store(url) if url else ()
-
-
-def mentioned_in_store(word: str) -> bool:
-    """Returns whether some incident mentions the word in any field; outside a graph run, every word is."""
-    url = _runtime_database_url()
-    return url is None or _in_store(url, "text", word)
-
-
-def topical_words(words: Sequence[str]) -> list[str]:
-    """Returns the words some incident's title holds: a question's topic, as opposed to its chatter.
-
-    "how many are sitting in stable?" leaves "sitting", which no title holds: it restricts nothing.
-    Outside a graph run there is no store, and every word is kept. An identifier ("CHG-1427", "WAF-161") is kept when any incident mentions it, in any field.
-    """
-    url = _runtime_database_url()
-    if url is None:
-        return list(words)
-    return [
-        word
-        for word in words
-        if _in_store(url, "title", word.lower()) or (_is_identifier(word) and _in_store(url, "text", word))
-    ]

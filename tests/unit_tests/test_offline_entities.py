@@ -16,7 +16,7 @@ from agent.normalize import (
     find_status_filter,
     monitoring_as_status,
 )
-from agent.offline.arguments import mask_entities, read_signals, without_asides
+from agent.offline.entities import mask_entities, read_signals, without_asides
 from agent.permissions import write_was_requested
 from agent.serialize import duration_text
 from agent.time_windows import parse_time_window

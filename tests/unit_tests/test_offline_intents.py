@@ -17,7 +17,7 @@ from agent.normalize import (
     find_status_filter,
     remove_services,
 )
-from agent.offline.arguments import read_signals
+from agent.offline.entities import read_signals
 from agent.offline.intents import (
     MIN_SIMILARITY,
     Intent,

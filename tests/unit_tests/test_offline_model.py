@@ -18,7 +18,8 @@ from agent.incidents import catalogue
 from agent.normalize import ServiceName
 from agent.offline import OfflineChatModel
 from agent.offline.answers import format_incident
-from agent.offline.model import LIST_SEARCH_LIMIT, runtime_services
+from agent.offline.model import LIST_SEARCH_LIMIT
+from agent.offline.store_words import runtime_services
 from agent.time_windows import parse_window_argument
 from prompts.offline import (
     ANSWER_DECLINE,

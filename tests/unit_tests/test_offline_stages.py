@@ -16,13 +16,8 @@ from agent.normalize import (
     find_status,
     find_status_filter,
 )
-from agent.offline.arguments import (
-    read_signals,
-    split_follow_up,
-    target_severity,
-    target_status,
-    without_asides,
-)
+from agent.offline.arguments import split_follow_up, target_severity, target_status
+from agent.offline.entities import read_signals, without_asides
 from agent.search.vocabulary import expand_query
 from agent.serialize import duration_text
 from agent.time_windows import parse_time_window
