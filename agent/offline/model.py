@@ -593,7 +593,7 @@ def _search_terms(signals: Signals, vocabulary: Sequence[ServiceName]) -> str | 
     # service ("someone ran rm -rf on the prod db") the described words are all there is to go on.
     titled = set(signals.residue)
     if titled:
-        words = [w for w in signals.described if w in titled or mentioned_in_store(w)]
+        words = [w for w in signals.described if w in titled or w in signals.mentioned]
     elif signals.literal and has_content(signals.literal):
         words = [w for w in re.findall(r"[\w.'-]+", signals.literal) if w.lower() not in FILLER_WORDS]
     elif signals.services:
