@@ -103,7 +103,8 @@ ASPECT_PHRASES: dict[Aspect, str] = {
     ),
     Aspect.services: r"which services|what services|services (were )?(affected|impacted|hit)|what (did it|was) (hit|affected)",
     Aspect.impact: (
-        r"customer impact|what did (?:customers|users|clients|people|merchants) (?:see|get|experience|notice|hit)|impact on customers|who was affected|what was the impact|how many customers|blast radius"
+        r"customer impact|impact on customers|who was affected|what was the impact|how many customers|blast radius"
+        r"|what did (?:customers|users|clients|people|merchants) (?:see|get|experience|notice|hit)"
         # An effect word near the people affected: "how bad is this for customers", "were users hit".
         r"|\b(?:how bad|how (?:much|many)|impact\w*|affect\w*|hurt)\b.{0,25}\b(?:customers?|users?|clients?|merchants?)\b"
         r"|\b(?:customers?|users?|clients?|merchants?) (?:were |are |got )?(?:impacted|affected|hurt)\b"

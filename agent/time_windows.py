@@ -369,7 +369,7 @@ _MONTH_RANGE_RE = re.compile(
 )
 # "across march and april", "march or april", "march/april": two months in a row, both of them.
 _MONTH_PAIR_RE = re.compile(rf"\b({_MONTH_NAMES})\s*(?:and|or|&|/|\+|,)\s*({_MONTH_NAMES})\b")
-# "this year before june": from the start of that month's year up to the month.
+# "before june": up to that month, from the start of the history, or of the year when "this year" is said.
 _BEFORE_MONTH_RE = re.compile(
     rf"\b(?:(this year),?\s+)?(?:before|until|till|up to|prior to) ({_MONTH_NAMES})(?:\s+(this year))?\b"
 )
