@@ -8,11 +8,9 @@ and the next question on the same thread must still go through (no tool call lef
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,70 +22,8 @@ from agent.models import load_chat_model
 from agent.runner import AgentRunner
 from agent.settings import get_settings
 from prompts.agent import EMPTY_ANSWER
+from tests.integration_tests.scripted_model import Reply, ScriptedServer, message
 from tests.unit_tests.agent_fakes import make_context, seeded_sqlite
-
-Reply = dict[str, Any] | int | Callable[[], dict[str, Any]]
-"""A message to answer with, an HTTP status to fail with, or a function that blocks then answers."""
-
-
-def _message(content: str | None = None, calls: list[tuple[str, str]] | None = None) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": content}
-    if calls:
-        message["tool_calls"] = [
-            {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": arguments}}
-            for i, (name, arguments) in enumerate(calls)
-        ]
-    return message
-
-
-class ScriptedServer(ThreadingHTTPServer):
-    """Answers POST /v1/chat/completions with the next scripted reply; keeps every request body."""
-
-    daemon_threads = True
-
-    def __init__(self, script: list[Reply]) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.script = list(script)
-        self.requests: list[dict[str, Any]] = []
-        self.release = threading.Event()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: ScriptedServer
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        """Quiet."""
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append(body)
-        step = self.server.script.pop(0)
-        if callable(step):
-            step = step()
-        if isinstance(step, int):
-            payload = json.dumps({"error": {"message": "scripted failure"}}).encode()
-            self.send_response(step)
-        else:
-            reason = "tool_calls" if step.get("tool_calls") else "stop"
-            payload = json.dumps(
-                {
-                    "id": "chatcmpl-1",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": body["model"],
-                    "choices": [{"index": 0, "message": step, "finish_reason": reason}],
-                    "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
-                }
-            ).encode()
-            self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
 
 
 @pytest.fixture
@@ -137,8 +73,8 @@ def test_settings_reach_the_request_and_a_real_tool_call_runs(
 ) -> None:
     server = serve(
         [
-            _message(calls=[("get_incident", '{"incident": "incident-3"}')]),
-            _message("incident-3 was a payments provider outage."),
+            message(calls=[("get_incident", '{"incident": "incident-3"}')]),
+            message("incident-3 was a payments provider outage."),
         ]
     )
     reply = _runner(store, now, "settings").ask("What happened in incident-3?", thread_id="t", user="dana")
@@ -155,8 +91,8 @@ def test_tool_arguments_that_are_not_json_get_a_clear_answer_and_the_thread_goes
 ) -> None:
     server = serve(
         [
-            _message(calls=[("get_incident", "{incident: incident-3")]),
-            _message("Two incidents are ongoing."),
+            message(calls=[("get_incident", "{incident: incident-3")]),
+            message("Two incidents are ongoing."),
         ]
     )
     runner = _runner(store, now, "malformed")
@@ -172,9 +108,7 @@ def test_tool_arguments_that_are_not_json_get_a_clear_answer_and_the_thread_goes
 def test_a_tool_that_does_not_exist_is_not_run_and_is_named(
     store: Engine, now: datetime, serve: Callable[..., ScriptedServer]
 ) -> None:
-    server = serve(
-        [_message(calls=[("search_web", '{"q": "checkout"}')]), _message("Checkout is incident-1.")]
-    )
+    server = serve([message(calls=[("search_web", '{"q": "checkout"}')]), message("Checkout is incident-1.")])
     runner = _runner(store, now, "unknown-tool")
     reply = runner.ask("Is checkout broken?", thread_id="t", user="dana")
     assert "search_web" in reply.answer and "does not exist" in reply.answer
@@ -188,8 +122,8 @@ def test_unknown_calls_beside_real_ones_are_dropped_and_the_real_ones_run(
 ) -> None:
     serve(
         [
-            _message(calls=[("get_incident", '{"incident": "incident-3"}'), ("fetch_url", "{}")]),
-            _message("Done."),
+            message(calls=[("get_incident", '{"incident": "incident-3"}'), ("fetch_url", "{}")]),
+            message("Done."),
         ]
     )
     reply = _runner(store, now, "mixed").ask("What happened in incident-3?", thread_id="t", user="dana")
@@ -200,7 +134,7 @@ def test_unknown_calls_beside_real_ones_are_dropped_and_the_real_ones_run(
 def test_an_empty_reply_is_asked_again_for_text_only(
     store: Engine, now: datetime, serve: Callable[..., ScriptedServer]
 ) -> None:
-    server = serve([_message(""), _message("Nothing is on fire.")])
+    server = serve([message(""), message("Nothing is on fire.")])
     reply = _runner(store, now, "empty").ask("Anything going on?", thread_id="t", user="dana")
     assert reply.answer == "Nothing is on fire."
     assert "tool_choice" not in server.requests[0] or server.requests[0]["tool_choice"] != "none"
@@ -210,7 +144,7 @@ def test_an_empty_reply_is_asked_again_for_text_only(
 def test_two_empty_replies_end_with_a_clear_answer(
     store: Engine, now: datetime, serve: Callable[..., ScriptedServer]
 ) -> None:
-    serve([_message(None), _message("  ")])
+    serve([message(None), message("  ")])
     reply = _runner(store, now, "empty-twice").ask("Anything going on?", thread_id="t", user="dana")
     assert reply.answer == EMPTY_ANSWER
 
@@ -218,7 +152,7 @@ def test_two_empty_replies_end_with_a_clear_answer(
 def test_html_entities_in_the_answer_are_decoded(
     store: Engine, now: datetime, serve: Callable[..., ScriptedServer]
 ) -> None:
-    serve([_message("incident-1 isn&#39;t resolved &amp; checkout&#x27;s still failing")])
+    serve([message("incident-1 isn&#39;t resolved &amp; checkout&#x27;s still failing")])
     reply = _runner(store, now, "entities").ask("Is incident-1 resolved?", thread_id="t", user="dana")
     assert reply.answer == "incident-1 isn't resolved & checkout's still failing"
 
@@ -226,7 +160,7 @@ def test_html_entities_in_the_answer_are_decoded(
 def test_a_server_error_is_retried(
     store: Engine, now: datetime, serve: Callable[..., ScriptedServer]
 ) -> None:
-    server = serve([500, _message("All quiet.")])
+    server = serve([500, message("All quiet.")])
     reply = _runner(store, now, "five-hundred", model_retry_wait_seconds=0.0).ask(
         "Anything going on?", thread_id="t", user="dana"
     )
@@ -241,9 +175,9 @@ def test_a_request_that_times_out_is_retried(
     def never_in_time() -> dict[str, Any]:
         # Held until the test ends: the client's timeout, not a sleep, decides.
         server.release.wait(timeout=30)
-        return _message("too late")
+        return message("too late")
 
-    server = serve([never_in_time, _message("All quiet.")], timeout=0.5)
+    server = serve([never_in_time, message("All quiet.")], timeout=0.5)
     reply = _runner(store, now, "timeout", model_retry_wait_seconds=0.0).ask(
         "Anything going on?", thread_id="t", user="dana"
     )
@@ -255,8 +189,8 @@ def test_a_models_write_call_still_waits_for_a_person(
 ) -> None:
     serve(
         [
-            _message(calls=[("update_severity", '{"incident": "incident-1", "severity": "sev1"}')]),
-            _message("incident-1 is now SEV-1."),
+            message(calls=[("update_severity", '{"incident": "incident-1", "severity": "sev1"}')]),
+            message("incident-1 is now SEV-1."),
         ]
     )
     runner = _runner(store, now, "write")
@@ -275,8 +209,8 @@ def test_a_call_repeated_in_one_reply_runs_once(
 ) -> None:
     server = serve(
         [
-            _message(calls=[("query_incidents", "{}"), ("query_incidents", "{}"), ("query_incidents", "{}")]),
-            _message("Five incidents."),
+            message(calls=[("query_incidents", "{}"), ("query_incidents", "{}"), ("query_incidents", "{}")]),
+            message("Five incidents."),
         ]
     )
     reply = _runner(store, now, "repeated").ask("How many incidents?", thread_id="t", user="dana")
@@ -289,10 +223,10 @@ def test_an_unreadable_call_beside_a_readable_one_is_left_out_of_the_history(
 ) -> None:
     server = serve(
         [
-            _message(
+            message(
                 calls=[("get_incident", '{"incident": "incident-3"}'), ("get_incident", '{"incident": ')]
             ),
-            _message("incident-3 was a payments provider outage."),
+            message("incident-3 was a payments provider outage."),
         ]
     )
     reply = _runner(store, now, "half-readable").ask(

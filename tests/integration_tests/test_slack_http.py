@@ -43,6 +43,7 @@ from agent.outbox import service as outbox
 from agent.outbox.models import OutboxMessage
 from agent.postmortems import service as postmortems
 from agent.runner import AgentReply
+from agent.settings import get_settings
 from agent.slack.app import build_app, runtime_for
 from agent.slack.blocks import CONFIRM_ACTION, HELP_TEXT
 from agent.slack.catchup import CatchupCache, catchup_summary
@@ -65,6 +66,8 @@ from evals.fake_slack import (
     message_event,
 )
 from tests.conftest import NOW, DemoStore, fresh_postgres
+from tests.integration_tests.scripted_model import ScriptedServer
+from tests.integration_tests.scripted_model import message as model_message
 from tests.integration_tests.slack_world import (
     CHLOE,
     GENERAL,
@@ -265,6 +268,35 @@ def test_a_failure_is_one_short_sentence_in_the_thread(
     slack.send.event(second)
     (message,) = fake.wait_for("chat.postMessage", in_thread(INC1, second["ts"]))
     assert message["text"] == ":warning: There is no incident-99."
+
+
+def test_a_model_outage_is_answered_in_one_sentence_and_asking_again_in_the_thread_works(
+    fake: FakeSlack, store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real model path: a local OpenAI-compatible server failing every attempt of the first question
+    # (3 tries), then answering.
+    model = ScriptedServer([500, 503, 500, model_message("Nothing is open on checkout.")])
+    threading.Thread(target=model.serve_forever, daemon=True).start()
+    monkeypatch.setenv("OPENAI_API_KEY", "local")
+    monkeypatch.setenv("OPENAI_BASE_URL", model.base_url)
+    get_settings.cache_clear()
+    try:
+        with serving(fake, store, tmp_path, None, INCIDENT_COPILOT_MODEL="openai:slack-outage") as slack:
+            first = fake.add_message(GENERAL, SAM, "<@U0COPILOT> anything open on checkout?")
+            slack.send.event(mention_event(GENERAL, SAM, "anything open on checkout?", ts=first["ts"]))
+            (failed,) = fake.wait_for("chat.postMessage", in_thread(GENERAL, first["ts"]), timeout=60)
+            again = mention_event(GENERAL, SAM, "and now?", ts=fake.next_ts(), thread_ts=first["ts"])
+            slack.send.event(again)
+            replies = fake.wait_for("chat.postMessage", in_thread(GENERAL, first["ts"]), count=2, timeout=60)
+    finally:
+        model.shutdown()
+        model.server_close()
+    assert "model is unavailable right now" in failed["text"] and "try again" in failed["text"]
+    assert "Nothing is open on checkout." in replies[1]["text"]
+    assert len(model.requests) == 4
+    # The thread kept the question asked during the outage: the answering request carries it.
+    asked = [m.get("content") for m in model.requests[-1]["messages"] if m.get("role") == "user"]
+    assert any("anything open on checkout?" in str(content) for content in asked)
 
 
 @pytest.mark.slow
