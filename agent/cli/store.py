@@ -380,6 +380,14 @@ def reindex(
     ] = False,
 ) -> None:
     """Bring the search index in step with the store, with progress; --check only reports the differences."""
+    try:
+        _reindex(check=check, full=full)
+    except IncidentCopilotError as error:
+        # The index cannot be reached (a Chroma server down): one line and exit 1, never a traceback.
+        raise _fail(error) from error
+
+
+def _reindex(*, check: bool, full: bool) -> None:
     index = _open_index()
     with store_session() as db_session:
         if check:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +296,21 @@ def test_reindex_check_reports_and_reindex_repairs(
     assert repaired.exit_code == 0, repaired.output
     assert "1 added, 1 updated, 1 removed" in repaired.stdout
     assert cli.invoke(app, ["reindex", "--check"]).exit_code == 0
+
+
+def test_reindex_with_the_chroma_server_down_says_so_in_one_line(
+    cli: CliRunner, empty_store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("CHROMA_PORT", str(port))
+    for arguments in (["reindex", "--check"], ["reindex"]):
+        result = cli.invoke(app, arguments)
+        assert result.exit_code == 1
+        assert f"the Chroma server at 127.0.0.1:{port}" in result.output
+        assert "cannot be reached" in result.output and "Traceback" not in result.output
 
 
 def test_audit_filters_by_incident(cli: CliRunner, empty_store: Engine) -> None:
