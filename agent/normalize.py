@@ -600,6 +600,15 @@ def resolve_service(name: str, services: Sequence[ServiceName]) -> str:
     raise InvalidInput(f"There is no service called '{name}'. Known services: {known}.")
 
 
+def service_as_written(name: str, text: str, services: Sequence[ServiceName]) -> str | None:
+    """Returns the spelling of the service `name` that the text uses ("waf" for edge), as `find_services`
+    finds it, or None when the text names it in no spelling of its own."""
+    for service in services:
+        if service.name == name:
+            return next((s for s in service.spellings() if _spelling_pattern(s).search(text)), None)
+    return None
+
+
 def remove_services(text: str, services: Sequence[ServiceName]) -> str:
     """Returns the text with every exact mention of a service blanked out, longest spellings first."""
     spellings = sorted((s for service in services for s in service.spellings()), key=len, reverse=True)

@@ -26,7 +26,7 @@ from agent.incidents import service
 from agent.incidents.enums import Severity, Status
 from agent.incidents.exceptions import IllegalTransition, NoChange
 from agent.lexicon import Aspect, asked_aspects, asker_words, asks_latest, pasted_text, without_injected
-from agent.normalize import ServiceName, find_incident_refs
+from agent.normalize import ServiceName, find_incident_refs, service_as_written
 from agent.offline.answers import LATEST_SHOWN, ToolOutcome, by_newest, outcomes_of, write_answer
 from agent.offline.arguments import (
     ALL_TIME,
@@ -600,19 +600,9 @@ def _search_terms(signals: Signals, vocabulary: Sequence[ServiceName]) -> str | 
         words = list(signals.described)
     else:
         return None
-    services = [_as_written(name, signals.text, vocabulary) for name in signals.services]
+    # The service as written: "waf" says more about what broke than "edge" does.
+    services = [service_as_written(name, signals.text, vocabulary) or name for name in signals.services]
     return " ".join([*services, *words]) or topic_text(signals) or core_phrase(signals)
-
-
-def _as_written(name: str, text: str, vocabulary: Sequence[ServiceName]) -> str:
-    """Returns the service as the question spells it: "waf" says more about what broke than "edge" does."""
-    lowered = text.lower()
-    for known in vocabulary:
-        if known.name == name:
-            for spelling in known.spellings():
-                if re.search(rf"(?<![\w-]){re.escape(spelling)}(?![\w-])", lowered):
-                    return spelling
-    return name
 
 
 _INTENT_ASPECTS = {Intent.root_cause: Aspect.root_cause, Intent.remediation: Aspect.remediation}
