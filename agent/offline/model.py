@@ -60,7 +60,7 @@ from agent.offline.intents import (
 )
 from agent.offline.store_words import (
     existing_incidents,
-    mentioned_in_store,
+    mentioned_words,
     mentioning_identifiers,
     runtime_services,
     topical_words,
@@ -262,7 +262,7 @@ class OfflineChatModel(BaseChatModel):
             signals = replace(
                 signals,
                 residue=topical_words(signals.residue),
-                mentioned=[word for word in signals.described if mentioned_in_store(word)],
+                mentioned=mentioned_words(signals.described),
                 bare_refs=existing_incidents(signals.bare_refs),
             )
         decided = classify(

@@ -32,24 +32,32 @@ _SEEN_IN_STORE: set[tuple[str, str, str | int]] = set()
 so a hit stays true, while a miss is asked again (the word or incident may arrive later)."""
 
 
-def _in_store(database_url: str, kind: Literal["title", "text", "incident"], value: str | int) -> bool:
-    """Returns whether some incident title holds the word, some incident mentions it anywhere, or the
-    incident number exists."""
-    if (database_url, kind, value) in _SEEN_IN_STORE:
-        return True
+def _in_store(
+    database_url: str, kind: Literal["title", "text", "incident"], values: Sequence[str | int]
+) -> set[str | int]:
+    """Returns those of the values the store holds: words some incident title holds, words some incident
+    mentions anywhere, or incident numbers that exist; asked in one session."""
+    found: set[str | int] = {value for value in values if (database_url, kind, value) in _SEEN_IN_STORE}
+    unknown = [value for value in dict.fromkeys(values) if value not in found]
+    if not unknown:
+        return found
     from agent.db import engine_for, session_scope  # lazy: only when a graph runs over a store
     from agent.search.keyword import keyword_search, title_term_counts
 
     with session_scope(engine_for(database_url)) as db_session:
         if kind == "title":
-            found = title_term_counts(db_session, [str(value)]).get(str(value), 0) > 0
+            counts = title_term_counts(db_session, [str(value) for value in unknown])
+            held = {value for value in unknown if counts.get(str(value), 0) > 0}
         elif kind == "text":
-            found = bool(keyword_search(db_session, str(value), limit=1))
+            held = {value for value in unknown if keyword_search(db_session, str(value), limit=1)}
         else:
-            found = bool(service.get_many(db_session=db_session, incident_ids=[int(value)]))
-    if found:
-        _SEEN_IN_STORE.add((database_url, kind, value))
-    return found
+            numbers = [int(value) for value in unknown]
+            existing = {
+                incident.id for incident in service.get_many(db_session=db_session, incident_ids=numbers)
+            }
+            held = {value for value in unknown if int(value) in existing}
+    _SEEN_IN_STORE.update((database_url, kind, value) for value in held)
+    return found | held
 
 
 def mentioning_identifiers(words: Sequence[str]) -> set[int]:
@@ -94,7 +102,8 @@ def existing_incidents(numbers: Sequence[int]) -> list[int]:
     url = _runtime_database_url()
     if url is None:
         return list(numbers)
-    return [number for number in numbers if _in_store(url, "incident", number)]
+    existing = _in_store(url, "incident", numbers)
+    return [number for number in numbers if number in existing]
 
 
 def runtime_services() -> tuple[ServiceName, ...]:
@@ -103,10 +112,13 @@ def runtime_services() -> tuple[ServiceName, ...]:
     return _services_of_store(url) if url else ()
 
 
-def mentioned_in_store(word: str) -> bool:
-    """Returns whether some incident mentions the word in any field; outside a graph run, every word is."""
+def mentioned_words(words: Sequence[str]) -> list[str]:
+    """Returns the words some incident mentions in any field; outside a graph run, every word."""
     url = _runtime_database_url()
-    return url is None or _in_store(url, "text", word)
+    if url is None:
+        return list(words)
+    mentioned = _in_store(url, "text", words)
+    return [word for word in words if word in mentioned]
 
 
 def topical_words(words: Sequence[str]) -> list[str]:
@@ -118,8 +130,7 @@ def topical_words(words: Sequence[str]) -> list[str]:
     url = _runtime_database_url()
     if url is None:
         return list(words)
-    return [
-        word
-        for word in words
-        if _in_store(url, "title", word.lower()) or (_is_identifier(word) and _in_store(url, "text", word))
-    ]
+    titled = _in_store(url, "title", [word.lower() for word in words])
+    untitled_identifiers = [word for word in words if word.lower() not in titled and _is_identifier(word)]
+    mentioned = _in_store(url, "text", untitled_identifiers)
+    return [word for word in words if word.lower() in titled or word in mentioned]
