@@ -124,13 +124,13 @@ FILLER_WORDS = frozenset(
     """.split()
 )
 
-# "search for ...", "can you search incidents": the verb, not the service. After a quantifier or an article
-# ("how many search incidents", "the search outages") the word names the service.
 _LIST_VERB_RE = re.compile(
     r"\b(?:pull|bring|dig|call|dredge|rustle) up\b|\b(?:dig|look|go) (?:thru|through|into|back)\b",
     re.IGNORECASE,
 )
 """Verbs that ask for a list ("pull up dns incidents since august"), whatever "pull" means in a title."""
+# "search for ...", "can you search incidents": the verb, not the service. After a quantifier or an article
+# ("how many search incidents", "the search outages") the word names the service.
 _SEARCH_VERB_RE = re.compile(
     r"(?<!\bmany )(?<!\bany )(?<!\bthe )(?<!\bof )(?<!\ball )(?<!\bour )(?<!\bmost )(?<!\bfew )"
     r"\bsearch (?:for|through|all|the history|incidents|my|our)\b",
