@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -472,4 +472,13 @@ def write_answer(question: str, outcomes: Sequence[ToolOutcome], aspects: Sequen
         relaxed = (outcomes[0].result or {})["relaxed"]
         opening = ANSWER_NO_EXACT_TEXT.format(text=relaxed.get("text", ""))
         return f"{opening}\n{answer_outcome(question, outcomes[1], aspects)}"
+    if [o.name for o in outcomes] == ["related_incidents", "related_incidents"]:
+        # What is active now, then the history without the incidents already listed.
+        listed = {r.get("id") for r in (outcomes[0].result or {}).get("results") or [] if isinstance(r, dict)}
+        earlier = outcomes[1].result or {}
+        kept = [r for r in earlier.get("results") or [] if isinstance(r, dict) and r.get("id") not in listed]
+        outcomes = [
+            outcomes[0],
+            *([replace(outcomes[1], result={**earlier, "results": kept})] if kept else []),
+        ]
     return "\n\n".join(answer_outcome(question, outcome, aspects) for outcome in outcomes)

@@ -140,7 +140,9 @@ _HISTORY_RE = re.compile(
     r"\b(ever|before|previously|historically|have we (had|seen)|did we (ever )?(have|see)|"
     # "charged again and again" tells what happened, it does not look back.
     r"has (this|that|it) happened|(the )?last time|once|(?<!and )again(?! and again)|in the past|"
-    r"what do we have|have we got|older (?:incidents|ones)|further back|"
+    r"what do we have|have we got|(?:older|past|previous|prior|earlier) (?:incidents|outages|ones)|further back|"
+    # Asking how often, or when something has happened, looks back over the history.
+    r"how often|how many times|when (?:has|have)|"
     r"familiar|rings? a bell|deja vu|déjà vu)\b",
     re.IGNORECASE,
 )

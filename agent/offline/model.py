@@ -499,6 +499,15 @@ class OfflineChatModel(BaseChatModel):
                 # "is something going on right now?" and nothing open matches the description closely: what
                 # is open is still the answer to the question, beside the history.
                 return [("query_incidents", {"status": ["ongoing"]})]
+            if (
+                searched.get("mode") == "active_recently"
+                and searched.get("results")
+                and conversation.focus is None
+                and not asks_about_now(signals)
+            ):
+                # "customers can't log in, is this a known thing?": what is open now may be it, and whether
+                # it happened before is the other half of the question; the 2-hour window is only a default.
+                return [("related_incidents", {**done[0].args, "time_frame": ALL_TIME})]
         if intent in {Intent.symptom, Intent.topic} and [o.name for o in done] == ["query_incidents"]:
             result = done[0].result or {}
             if result.get("relaxed") and not has_query_filters(signals):
