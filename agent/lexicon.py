@@ -43,7 +43,7 @@ impact, which a count of incidents is not."""
 
 ASPECT_PHRASES: dict[Aspect, str] = {
     Aspect.root_cause: (
-        r"root[\s-]?causes?|rca|what caused|caused (it|this|that)|cause of|why did|"
+        r"(?:(?:a|any|the) )?(?:known|recorded|identified|confirmed|documented) (?:root[\s-]?)?causes?|root[\s-]?causes?|rca|what caused|caused (it|this|that)|cause of|why did|"
         r"why (was|were|is) (there|it|this|that)|what broke|what went wrong|underlying (cause|issue|problem)|"
         r"what triggered|trigger of|reason for|what was the cause|the cause|what'?s causing|what is causing|"
         r"causing (it|this|that)|\brc\b(?![\s-]?\d)|in the first place|how did (it|this|that|they|we) (happen|start|get)|"

@@ -339,6 +339,9 @@ _ANY_STATUS_RE = re.compile(
 )
 
 
+_PARENTHESES_RE = re.compile(r"\(([^()]{1,40})\)")
+
+
 def find_status_filter(text: str, *, real_words: Collection[str] = frozenset()) -> list[str]:
     """Returns the status filter a question asks for, as `query_incidents` takes it.
 
@@ -347,6 +350,11 @@ def find_status_filter(text: str, *, real_words: Collection[str] = frozenset()) 
     "ongoing", "open", "currently", "rn" or "right now" add "ongoing" (active or stable) when no status is
     named, or when "ongoing"/"open" is said alongside one.
     """
+    for glossed in _PARENTHESES_RE.findall(text):
+        # "closed out (completed)": the word in parentheses names the status exactly.
+        named = find_status_filter(glossed, real_words=real_words)
+        if named:
+            return named
     found: list[str] = []
     if _ANY_STATUS_RE.search(text):
         return []

@@ -390,7 +390,9 @@ _SERVICES_STATED_RE = re.compile(
     r"([^.;!?]+)",
     re.IGNORECASE,
 )
-_TITLE_CUE_RE = re.compile(r"(?:\b(?:for|called|titled|named|title|re|about)|[:\-–—])\s*$", re.IGNORECASE)
+_TITLE_CUE_RE = re.compile(
+    r"(?:\b(?:for|called|titled|named|title|re|about|declare)|[:\-–—])\s*$", re.IGNORECASE
+)
 _HEDGE_TAIL_RE = re.compile(
     r"(?:[\s,.]+(?:i guess|i think|i'd say|probably|prob|maybe|imo|for now|pls|please|thx|thanks|asap))+[\s.!?]*$",
     re.IGNORECASE,

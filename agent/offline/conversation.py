@@ -17,8 +17,9 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
+from agent.incidents.enums import ONGOING_STATUSES
 from agent.lexicon import asker_words, without_aspect_phrases
-from agent.normalize import find_incident_refs
+from agent.normalize import find_incident_refs, find_status_filter
 from agent.offline.entities import FILLER_WORDS, REFERENCE_NOW, WORD_RE
 
 _MENTION_RE = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>|(?:^|\s)@[\w.-]+", re.IGNORECASE)
@@ -235,9 +236,18 @@ _DAY_OF_MONTH_RE = re.compile(r"\b(?:on|from) (?:the )?([1-9]|[12]\d|3[01])(?:st
 
 
 def _describing_words(item: dict[str, Any]) -> set[str]:
-    """Returns the lower-case words of a listed incident's title and services."""
-    text = f"{item.get('title', '')} {' '.join(str(s) for s in item.get('services') or [])}"
-    return {word.lower() for word in WORD_RE.findall(text)}
+    """Returns the lower-case words of a listed incident's title, services and status ("the one that's
+    resolved"), a joined word with its parts ("layer-7" also as "layer" and "7")."""
+    text = " ".join(
+        [
+            str(item.get("title", "")),
+            *(str(s) for s in item.get("services") or []),
+            str(item.get("status", "")),
+        ]
+    )
+    return {
+        part for word in WORD_RE.findall(text.lower()) for part in (word, *re.split(r"[-_./]+", word)) if part
+    }
 
 
 def _shared_words(wanted: set[str], words: set[str]) -> int:
@@ -282,6 +292,15 @@ def described_incident(description: str, conversation: Conversation) -> str | No
             place = _ORDINALS[ordinal.group(1).lower()]
             if -len(listed) <= place < len(listed):
                 return str(listed[place]["id"])
+        states = {
+            state
+            for found in find_status_filter(description)
+            for state in ({s.value for s in ONGOING_STATUSES} if found == "ongoing" else {found})
+        }
+        in_state = [item for item in listed if item.get("status") in states]
+        if len(in_state) == 1:
+            # "the root cause of the one that's resolved?": the only listed incident in that state.
+            return str(in_state[0]["id"])
         day = _DAY_OF_MONTH_RE.search(description)
         if day:
             # "the one on the 16th": the listed incident declared that day.

@@ -29,11 +29,19 @@ from agent.lexicon import (
     Aspect,
     asked_aspects,
     asks_latest,
+    without_aspect_phrases,
     without_intensifiers,
 )
 from agent.normalize import monitoring_as_status
 from agent.offline.arguments import names_incident, target_severity, target_status, topic_text
-from agent.offline.entities import Signals, has_query_filters, mask_entities, real_words, without_asides
+from agent.offline.entities import (
+    WORD_RE,
+    Signals,
+    has_query_filters,
+    mask_entities,
+    real_words,
+    without_asides,
+)
 from prompts.offline import intent_bank
 
 if TYPE_CHECKING:
@@ -443,6 +451,10 @@ def rule_intent(
     plain = without_intensifiers(lowered)
     if _ROOT_CAUSE_RE.search(plain) or _REMEDIATION_RE.search(plain):
         if plural:
+            told = {w.lower() for w in WORD_RE.findall(without_aspect_phrases(plain))}
+            if has_query_filters(signals) and not any(w.lower() in told for w in signals.residue):
+                # "open sev1/sev2s, and which have a known root cause?": the list the filters give.
+                return Intent.query, "causes of a list"
             # "incidents where the root cause was a bad config push" searches many incidents.
             return Intent.topic, "causes of many"
         return (
@@ -667,11 +679,12 @@ def classify(
     intent, score, example = (classifier or get_classifier()).nearest(signals.text)
     if score < MIN_SIMILARITY:
         if (
-            score >= MIN_TOPIC_SIMILARITY
+            (score >= MIN_TOPIC_SIMILARITY or signals.history)
             and (signals.residue or signals.mentioned)
             and not _OUT_OF_SCOPE_RE.search(signals.text.lower())
         ):
-            # Like no example, but about things the store's incidents mention: search the history.
+            # Like no example, but about things the store's incidents mention: search the history. A question
+            # that looks back ("have we had ... before?") asks about the history however it is worded.
             return Classification(Intent.topic, "similarity", score, "topic words the store mentions")
         return Classification(Intent.out_of_scope, "similarity", score, example)
     if intent is Intent.symptom and not _SYMPTOM_RE.search(signals.text.lower()):
