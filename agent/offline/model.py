@@ -106,7 +106,8 @@ _READ_INTENTS = frozenset(
 _THIS_TOPIC_RE = re.compile(r"(?:this|the current|our current)\b", re.IGNORECASE)
 """A topic that points at the incident in focus ("this edge mess") rather than describing another."""
 _THIS_DESCRIBED_RE = re.compile(
-    r"\bthis (?!(?:smells|looks|seems|feels|sounds|is|was|has|could|might|may)\b)"
+    r"\bthis (?:(?:smells|looks|seems|feels|sounds) like (?:an? |the )?|"
+    r"(?!(?:smells|looks|seems|feels|sounds|is|was|has|could|might|may)\b))"
     r"(?:whole |same |exact |kind of |type of )?(?P<described>[\w'/-]+(?:[\s-]+[\w'/-]+){0,7}?)[\s-]+"
     r"(?:thing|issue|problem|error|mess|pattern|failure|bug|behaviou?r|situation|stuff)\b",
     re.IGNORECASE,
