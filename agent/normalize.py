@@ -359,7 +359,8 @@ def find_status_filter(text: str, *, real_words: Collection[str] = frozenset()) 
     if _ANY_STATUS_RE.search(text):
         return []
     text = _SPAN_RE.sub(" ", _COUNTS_AS_OPEN_RE.sub(" ", text))
-    words = _WORD_RE.findall(text.lower())
+    # "don't" is read as one word, "dont", as the negations list it.
+    words = _WORD_RE.findall(re.sub(r"n[’']t\b", "nt", text.lower()))
     for index, word in enumerate(words):
         status = _STATUS_FILTER_WORDS.get(word)
         if (

@@ -65,6 +65,7 @@ def incident_brief(incident: Incident) -> dict[str, Any]:
         "services": incident.service_names,
         "declared_at": iso(incident.declared_at),
         "resolved_at": iso(incident.resolved_at),
+        "commander": incident.commander,
     }
 
 

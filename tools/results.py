@@ -73,7 +73,8 @@ def fit_json(payload: dict[str, Any], max_chars: int) -> str:
 
 COMPACT_TEXT_CHARS = 120
 """Longest text an earlier turn's compacted tool result keeps (a title fits; a root cause does not)."""
-_LISTED_KEYS = frozenset({"id", "title", "severity", "status"})
+# When it was declared tells listed incidents apart in time ("the one before that", "the one on the 16th").
+_LISTED_KEYS = frozenset({"id", "title", "severity", "status", "declared_at"})
 
 
 def compact_result(content: str) -> str:

@@ -124,6 +124,9 @@ def format_incident(brief: dict[str, Any]) -> str:
     declared = format_time(brief.get("declared_at"))
     if declared:
         details.append(f"declared {declared}")
+    if brief.get("commander"):
+        # "what's open and who's IC on each?" is answered by the list itself.
+        details.append(f"commander {brief['commander']}")
     tail = ", ".join(part for part in details if part)
     return f"{head} {title}".rstrip() + (f" — {tail}" if tail else "")
 
@@ -371,7 +374,7 @@ def _attribute(aspect: Aspect, incident_id: str, result: dict[str, Any]) -> str:
 
 
 def _details(result: dict[str, Any]) -> str:
-    lines = [format_incident(result)]
+    lines = [format_incident({**result, "commander": None})]  # the commander has a line of its own
     facts = [
         ("Commander", result.get("commander")),
         ("Responders", ", ".join(result.get("responders") or []) or None),

@@ -48,17 +48,19 @@ from prompts.offline import DEFAULT_DECLARE_TITLE_CHANNEL
 QUERY_FILTER_KEYS = ("status", "severity", "services", "exclude_services", "time_frame", "text")
 """The `query_incidents` arguments a follow-up question can add to or replace."""
 
+_IS_THERE_AN_INCIDENT_RE = re.compile(
+    r"\b(?:is|are) there (?:an? |any )?(?:ongoing |open |known |active |existing |current )?"
+    r"(?:incident|issue|outage|problem)s?\b[^.?!]*[.?!]*",
+    re.IGNORECASE,
+)
+_IS_SOMETHING_GOING_ON_RE = re.compile(
+    r"\b(?:is|are) (?:something|anything|stuff|things) (?:going on|up|wrong|happening|broken)\b[^.?!]*[.?!]*",
+    re.IGNORECASE,
+)
 _ASKS_FOR_INCIDENT_RES = (
-    re.compile(
-        r"\b(?:is|are) there (?:an? |any )?(?:ongoing |open |known |active |existing |current )?"
-        r"(?:incident|issue|outage|problem)s?\b[^.?!]*[.?!]*",
-        re.IGNORECASE,
-    ),
+    _IS_THERE_AN_INCIDENT_RE,
     re.compile(r"\bdo we (?:know|have)\b(?: about)?[^.?!]*[.?!]*", re.IGNORECASE),
-    re.compile(
-        r"\b(?:is|are) (?:something|anything|stuff|things) (?:going on|up|wrong|happening|broken)\b[^.?!]*[.?!]*",
-        re.IGNORECASE,
-    ),
+    _IS_SOMETHING_GOING_ON_RE,
     re.compile(
         r"\b(?:is (?:this|that|it)|any) (?:a )?known(?: issue| problem| incident)?\b[^.?!]*[.?!]*",
         re.IGNORECASE,
@@ -250,7 +252,16 @@ def topic_text(signals: Signals) -> str | None:
             return None  # "similar to this one", "similar to 293" compare with an incident, not a topic
         if any(w.lower() not in FILLER_WORDS for w in WORD_RE.findall(topic)):
             return topic
+    before = _RELATED_AFTER_RE.search(remove_phrase(signals.text, signals.time_frame))
+    if before:
+        # "everything ddos related", "dns-related stuff": the words before "related" are the topic.
+        words = [w for w in re.split(r"[\s-]+", before.group("topic")) if w.lower() not in FILLER_WORDS]
+        if words:
+            return " ".join(words)
     return core_phrase(signals) if (signals.residue or signals.mentioned) else None
+
+
+_RELATED_AFTER_RE = re.compile(r"\b(?P<topic>(?:[\w./]+[\s-]+)?[\w./]+)[\s-]+related\b(?!\s+to\b)", re.IGNORECASE)
 
 
 def compares_with_focus(signals: Signals) -> bool:
@@ -267,14 +278,24 @@ def core_phrase(signals: Signals) -> str | None:
     while words and words[0].lower().strip("'.-") in FILLER_WORDS:
         words.pop(0)
     while words and words[-1].lower().strip("'.-") in FILLER_WORDS:
+        if len(words) > 1 and words[-1].lower() in _PARTICLES and words[-2].lower() not in FILLER_WORDS:
+            break  # "couldn't check out", "can't log in": the particle is part of the verb
         words.pop()
     return " ".join(words) or None
+
+
+_PARTICLES = frozenset({"in", "out", "over", "up", "down", "back", "off", "on"})
 
 
 def asks_about_now(signals: Signals) -> bool:
     """Returns whether the person asks about what is open now ("related to anything open?"), in their own
     words, rather than across the history."""
-    return not signals.history and bool(_NOW_RE.search(asker_words(signals.text)))
+    asked = asker_words(signals.text)
+    # "Is there an incident?" asks about the present as plainly as "right now" does.
+    present = _NOW_RE.search(asked) or _IS_SOMETHING_GOING_ON_RE.search(asked)
+    return not signals.history and bool(
+        present or (_IS_THERE_AN_INCIDENT_RE.search(asked) and "known" not in asked.lower())
+    )
 
 
 def related_arguments(

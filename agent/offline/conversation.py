@@ -260,6 +260,41 @@ def _shared_words(wanted: set[str], words: set[str]) -> int:
     )
 
 
+BEFORE_THAT_RE = re.compile(
+    r"\b(?:the (?:one|time|incident|outage|failover) )?(?:before|prior to) (?:that|it|this|then)\b"
+    r"|\bthe (?:previous|prior|one earlier) (?:one|time|incident)\b|\bthe time before\b",
+    re.IGNORECASE,
+)
+"""Asks, after an incident was discussed, for the one of the same list that came before it in time."""
+
+
+def listed_before_discussed(conversation: Conversation) -> str | None:
+    """Returns the incident declared last before the one discussed last, among the latest listed results
+    ("when was the last time the billing db failed over?" ... "and the one before that?")."""
+    discussed = conversation.last_discussed()
+    if discussed is None:
+        return None
+    for message in reversed(conversation.earlier):
+        if not isinstance(message, ToolMessage):
+            continue
+        try:
+            payload = json.loads(_message_text(message))
+        except ValueError:
+            continue
+        listed = [
+            item
+            for key in ("incidents", "results")
+            for item in (payload.get(key) or [] if isinstance(payload, dict) else [])
+            if isinstance(item, dict) and item.get("id") and item.get("declared_at")
+        ]
+        this = next((item for item in listed if item["id"] == f"incident-{discussed}"), None)
+        if this is None:
+            continue
+        earlier = [item for item in listed if str(item["declared_at"]) < str(this["declared_at"])]
+        return str(max(earlier, key=lambda item: str(item["declared_at"]))["id"]) if earlier else None
+    return None
+
+
 def described_incident(description: str, conversation: Conversation) -> str | None:
     """Returns the incident of the latest listed results that a description fits ("the billing-db failover one").
 

@@ -121,6 +121,11 @@ SHORTHAND = {
     "b4": "before",
     "abt": "about",
     "ppl": "people",
+    # Contractions typed without the apostrophe; "wont" and "ill" are left alone, being words themselves.
+    **{
+        bare: bare[:-1] + "'t"
+        for bare in "cant couldnt dont doesnt didnt isnt wasnt arent werent havent hasnt wouldnt shouldnt".split()
+    },
 }
 """Slack shorthand, written out so the rules and the time phrases see ordinary words."""
 _TOKEN_RE = re.compile(r"[A-Za-z][A-Za-z0-9'-]*")

@@ -47,7 +47,12 @@ from agent.offline.arguments import (
     target_status,
     topic_text,
 )
-from agent.offline.conversation import Conversation, described_incident
+from agent.offline.conversation import (
+    BEFORE_THAT_RE,
+    Conversation,
+    described_incident,
+    listed_before_discussed,
+)
 from agent.offline.entities import FILLER_WORDS, Signals, has_query_filters, read_signals, split_sentences
 from agent.offline.intents import (
     FOLLOW_UP_RE,
@@ -286,6 +291,11 @@ class OfflineChatModel(BaseChatModel):
 
     def _first_step(self, intent: Intent, signals: Signals, conversation: Conversation) -> list[Call] | str:
         """Returns the tool calls a new question needs, or a direct answer."""
+        if (intent in _READ_INTENTS or intent is Intent.out_of_scope) and BEFORE_THAT_RE.search(signals.text):
+            before = listed_before_discussed(conversation)
+            if before is not None:
+                # "and the one before that?" after "when was the last time ...?": the previous occurrence.
+                return [("get_incident", {"incident": before})]
         if intent in _DIRECT_ANSWERS:
             return _DIRECT_ANSWERS[intent]
         if intent in _READ_INTENTS and not names_incident(signals) and asked_aspects(signals.text):

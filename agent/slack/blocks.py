@@ -90,7 +90,7 @@ def incident_line(brief: Mapping[str, Any], *, now: datetime, url: str | None = 
 
     Args:
         brief: An `IncidentBrief` (`id`, `title`, `severity`, `status`, `services`, `declared_at`,
-            `resolved_at`), optionally with `score` and `reasons` from `related_incidents`.
+            `resolved_at`, `commander`), optionally with `score` and `reasons` from `related_incidents`.
         now: The clock the ages are measured from.
         url: Where the incident id links to (its Slack channel), if anywhere.
     """
@@ -104,6 +104,8 @@ def incident_line(brief: Mapping[str, Any], *, now: datetime, url: str | None = 
         facts.append(f"resolved {format_duration(now - resolved)} ago")
     elif declared is not None:
         facts.append(f"declared {format_duration(now - declared)} ago")
+    if brief.get("commander"):
+        facts.append(f"commander {brief['commander']}")
     line = f"{emoji} *{link(url, str(brief['id']))}* {escape(str(brief.get('title') or ''))}\n"
     line += escape(" · ".join(facts))
     reasons = brief.get("reasons") or []

@@ -91,6 +91,7 @@ def test_query_counts_ongoing_incidents_from_sql(store: Engine, now: datetime) -
         "services",
         "declared_at",
         "resolved_at",
+        "commander",
     }
 
 
