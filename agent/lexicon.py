@@ -46,7 +46,7 @@ ASPECT_PHRASES: dict[Aspect, str] = {
         r"(?:(?:a|any|the) )?(?:known|recorded|identified|confirmed|documented) (?:root[\s-]?)?causes?|root[\s-]?causes?|rca|what caused|caused (it|this|that)|cause of|why did|"
         r"why (was|were|is) (there|it|this|that)|what broke|what went wrong|underlying (cause|issue|problem)|"
         r"what triggered|trigger of|reason for|what was the cause|the cause|what'?s causing|what is causing|"
-        r"causing (it|this|that)|\brc\b(?![\s-]?\d)|in the first place|how did (it|this|that|they|we) (happen|start|get)|"
+        r"causing (it|this|that)|\brc\b(?![\s-]?\d)|in the first place|how did (it|this|that|they|we) (happen|start|get(?! (?:[\w-]+ ){0,2}?(?:back|working|going|moving|unstuck|unblocked)\b))|"
         r"how (it|this|that|the \w+) (got|happened|started)|"
         r"what was the (bad|faulty|broken|offending|culprit|guilty|problematic|bogus) \w+|"
         r"what(?: was|'s| is) behind (it|this|that|the \w+)|(do|does|did) (we|anyone|anybody|they) know why|"
@@ -63,7 +63,7 @@ ASPECT_PHRASES: dict[Aspect, str] = {
         r"what (was|were) (done|the fix|the mitigation)|what(?:'s| has| have) (?:been |we |they )?done|done so far|the fix\b|fix for|how to fix|how (do|did) (we|they) fix|"
         r"how(?:'d| did) (we|they|you|folks|people) ((end up|eventually|finally|ultimately) )?"
         r"(fix|fixing|resolve|resolving|mitigate|mitigating|sort|sorting|solve|solving|handle|handling)\b|"
-        r"how(?:'d| did) (we|they|you|folks|people) (get|got) (it |things |this |that |them )?"
+        r"how(?:'d| did) (we|they|you|folks|people) (get|got) (?:[\w-]+ ){0,2}?"
         r"(unstuck|unblocked|back( up)?|working( again)?|out of (it|this|that)|going again|moving again)|"
         r"what fixed|what did (we|they) change|changed afterwards|so it (doesn'?t|does not|won'?t|wont) happen again|"
         r"prevent (it|this|that) (from )?(happening|recurring)|action items|follow[\s-]?ups|"
@@ -222,7 +222,9 @@ PASTED_MIN_WORDS = 6
 
 
 _LATEST_RE = re.compile(
-    r"\b(?:(?:the )?last time|most recent(?:ly)?|latest|last (?:one|occurrence|incident)|when did [^?]* last)\b",
+    # "what's the latest on the payflow incident?" asks for its news, not for the newest occurrence.
+    r"\b(?:(?:the )?last time|most recent(?:ly)?|latest(?! (?:on|with|news|updates?|status)\b)|"
+    r"last (?:one|occurrence|incident)|when did [^?]* last)\b",
     re.IGNORECASE,
 )
 

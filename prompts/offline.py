@@ -33,6 +33,7 @@ __all__ = [
     "ANSWER_NO_MATCHES",
     "ANSWER_NO_RELATED",
     "ANSWER_NO_SEARCH_MATCH",
+    "ANSWER_OLDEST",
     "ANSWER_POSTMORTEM",
     "ANSWER_POSTMORTEM_SAVED",
     "ANSWER_RELATED_HEADER",
@@ -339,6 +340,8 @@ ANSWER_RELATED_HEADER = "Related incidents ({where}):"
 ANSWER_NO_RELATED = "I found no related incidents ({where})."
 ANSWER_WIDENED = "Nothing {window} matches, so I searched the whole history."
 """Opens a search answered from all history after the 2-hour window of active incidents was empty."""
+ANSWER_OLDEST = "The oldest is {incident}. Oldest first:"
+"""Opens a list answer to "what's the oldest open incident?"; {incident}: a formatted incident line."""
 ANSWER_LATEST_MATCH = "The most recent match is {incident}. The newest matches first:"
 """Opens a search answer to "when was the last time ...?"; {incident}: a formatted incident line."""
 ANSWER_BEST_MATCH = "Best match: {incident}."

@@ -40,6 +40,7 @@ from prompts.offline import (
     ANSWER_NO_SEARCH_MATCH,
     ANSWER_NOT_APPLIED,
     ANSWER_NOT_MITIGATED,
+    ANSWER_OLDEST,
     ANSWER_OPEN_FOR,
     ANSWER_OTHER_MATCHES,
     ANSWER_POSTMORTEM,
@@ -229,12 +230,19 @@ def answer_query(question: str, args: dict[str, Any], result: dict[str, Any]) ->
     if isinstance(relaxed, dict) and relaxed.get("text"):
         lines.insert(0, ANSWER_RELAXED_TEXT.format(text=relaxed["text"]))
     incidents = [i for i in result.get("incidents") or [] if isinstance(i, dict)]
+    shown = result.get("shown", len(incidents))
+    if incidents and shown == total and _OLDEST_RE.search(question):
+        # "what's the oldest incident that's still open?": every match is listed, so the oldest is known.
+        incidents = by_newest(incidents)[::-1]
+        lines.append(ANSWER_OLDEST.format(incident=format_incident(incidents[0])))
     if incidents:
         lines.append(_bullets(incidents))
-    shown = result.get("shown", len(incidents))
     if isinstance(shown, int) and shown < total and incidents:
         lines.append(ANSWER_SHOWN_OF_TOTAL.format(shown=shown, total=total))
     return "\n".join(lines)
+
+
+_OLDEST_RE = re.compile(r"\b(?:oldest|earliest|longest[\s-](?:running|open|lived))\b", re.IGNORECASE)
 
 
 def _with_reasons(result: dict[str, Any]) -> str:

@@ -49,7 +49,7 @@ QUERY_FILTER_KEYS = ("status", "severity", "services", "exclude_services", "time
 """The `query_incidents` arguments a follow-up question can add to or replace."""
 
 _IS_THERE_AN_INCIDENT_RE = re.compile(
-    r"\b(?:is|are) there (?:an? |any )?(?:ongoing |open |known |active |existing |current )?"
+    r"\b(?:is|are) there (?:already |still )?(?:an? |any )?(?:ongoing |open |known |active |existing |current )?"
     r"(?:incident|issue|outage|problem)s?\b[^.?!]*[.?!]*",
     re.IGNORECASE,
 )
@@ -87,7 +87,9 @@ _COMPARISON = (
 outage?"): in an incident's channel the incident in focus is the one compared, not a match."""
 _TOPIC_RE = re.compile(
     rf"\b(?:related to|{_COMPARISON}|about(?! to\b)|involving|regarding|concerning|caused by|due to|mentioning|"
-    r"to do with|linked to|connected to)\s+(?P<topic>.+)$",
+    # The topic ends with its sentence: "related to BGP going sideways? trying to see a pattern" (a dot
+    # inside a name, "db-primary-03.us-east-1", does not end it).
+    r"to do with|linked to|connected to)\s+(?P<topic>(?:[^?!.]|\.(?!\s|$))+)",
     re.IGNORECASE,
 )
 _COMPARISON_RE = re.compile(rf"\b(?:{_COMPARISON})\b", re.IGNORECASE)
@@ -98,7 +100,7 @@ _TOPIC_TAIL_RE = re.compile(
 )
 _DECLARE_REST_RE = re.compile(
     r"(?:\b(?:need|want|get)\s+(?:an?\s+)?(?:new\s+)?incident\s+(?:opened|open|declared|created|started|raised|spun up)\b"
-    r"|\bdeclare\s*:|\b(?:declare|open|raise|start|create|file|log|kick off|spin up|trigger)\b.{0,30}?"
+    r"|\bdeclare(?:\s+(?:pls|please|plz|asap|now))?\s*[:\-–—]|\b(?:declare|open|raise|start|create|file|log|kick off|spin up|trigger)\b.{0,30}?"
     r"\b(?:incident|sev[\s\-_]?[1-5]|outage|inc)\b|\bdeclare (?:something|one)\b)"
     r"(?:\s*(?:pls|please|plz|asap|now)\b)?"
     r"(?:\s*(?:[:,;.!\-–—]+|\bfor\b|\babout\b|\bbecause\b|\bas\b|\bon\b|\bregarding\b|\bre\b))*\s*(?P<rest>.*)$",
@@ -237,7 +239,7 @@ def symptom_text(signals: Signals) -> str:
 
 def topic_text(signals: Signals) -> str | None:
     """Returns what a search is about ("DDOS attacks"), or None when the question names no topic."""
-    match = _TOPIC_RE.search(remove_phrase(signals.text, signals.time_frame))
+    match = _TOPIC_RE.search(without_asides(remove_phrase(signals.text, signals.time_frame)))
     if match:
         topic = _TOPIC_TAIL_RE.sub("", match.group("topic").strip(" ?!.,")).strip(" ?!.,\"'“”")
         topic = re.sub(r"^(?:the|a|an|any|some)\s+", "", topic, flags=re.IGNORECASE)
@@ -261,7 +263,9 @@ def topic_text(signals: Signals) -> str | None:
     return core_phrase(signals) if (signals.residue or signals.mentioned) else None
 
 
-_RELATED_AFTER_RE = re.compile(r"\b(?P<topic>(?:[\w./]+[\s-]+)?[\w./]+)[\s-]+related\b(?!\s+to\b)", re.IGNORECASE)
+_RELATED_AFTER_RE = re.compile(
+    r"\b(?P<topic>(?:[\w./]+[\s-]+)?[\w./]+)[\s-]+related\b(?!\s+to\b)", re.IGNORECASE
+)
 
 
 def compares_with_focus(signals: Signals) -> bool:

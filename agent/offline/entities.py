@@ -205,6 +205,10 @@ _PURPOSE_RE = re.compile(
     r"^\s*(?:just\s+)?(?:want|wanna|trying|hoping|looking|going) to\b[^?]*$"
     r"|^\s*need (?:to know |it |this |them )?(?:wrt|for|because|re)\b[^?]*$"
     r"|^\s*(?:prepping|preparing|getting ready) for\b[^?]*$"
+    # The form the answer should take: "just need the list, not the whole story".
+    r"|^\s*(?:just\s+|only\s+)?need (?:the|a|an) (?:list|count|number|names|ids|links?|gist)\b[^?]*$"
+    # Who asks: "security is asking:", "my manager wants to know:".
+    r"|^\s*(?:[\w'-]+\s+){0,3}(?:(?:is|are|was|were|keeps?|kept)\s+asking|asked|wants? to know)\s*:?\s*$"
     # What the answer is for: "writing the exec summary", "prepping the qbr deck".
     r"|^\s*(?:writing|prepping|preparing|drafting|putting together|working on) (?:up )?(?:the|a|an|my|our)\b[^?]*$"
     r"|^\s*(?:and )?(?:kinda|kind of|a bit|pretty|really|so|bit) (?:nervous|worried|stressed|scared|anxious|tired|"

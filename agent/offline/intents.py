@@ -29,6 +29,7 @@ from agent.lexicon import (
     Aspect,
     asked_aspects,
     asks_latest,
+    pasted_text,
     without_aspect_phrases,
     without_intensifiers,
 )
@@ -223,6 +224,11 @@ _DECLARE_RE = re.compile(
     r"(new\s+)?incident\b[^\"“]{0,40}[\"“]|\b(open|raise|start|create|file|log|kick off|spin up|trigger)\s+(up\s+)?(a|an|new|another)\s+"
     r"(new\s+)?((sev|severity)[\s-]?[1-5]\s+)?(incident|sev[\s-]?[1-5]|outage)\b(?![\s#-]*\d)"
 )
+_WHETHER_TO_DECLARE_RE = re.compile(
+    r"\b(?:should|shall|do|must|would|can) (?:i|we|you) (?:just |go |then )?(?:need to |have to |go )?"
+    r"(?:declare|open|raise|file|start)\b|\bworth declaring\b|\bbefore (?:i|we) (?:go )?declare\b"
+)
+"""Asks whether to declare ("is there one open already, or should i declare one?"): a question, not a request."""
 _ASKING_RE = re.compile(r"^(are|is|were|was|did|does|do|has|have|any|anything|which|what|how|who|when|why)\b")
 _CHANGE_VERB_RE = re.compile(
     r"\b(update|change|set|bump|raise|lower|downgrade|upgrade|escalate|de-?escalate|move|make|mark|switch|"
@@ -300,6 +306,7 @@ def narrows_a_list(text: str) -> bool:
 _SUMMARY_RE = re.compile(
     r"\b(summary|summari[sz]e|summari[sz]ing|recap|tl;?dr|catch me up|catch up|bring me up to speed|sum up|"
     r"sum it up|rundown|run down|overview|sitrep|where are we|what did i miss|what have i missed|"
+    r"(?:the )?latest (?:on|with)|(?:any )?updates? on|"
     r"cliff'?s? ?notes|what'?s (?:been )?go(?:ne|ing) on (?:here|so far|in here)|"
     r"what'?s (been )?happen(ed|ing) (so far|here|in this (incident|channel))|"
     r"what'?s going on in (this|the) (channel|incident))\b"
@@ -417,7 +424,11 @@ def rule_intent(
         return Intent.postmortem, "postmortem"
     if _BULK_CHANGE_RE.search(lowered):
         return Intent.out_of_scope, "bulk change"
-    if _DECLARE_RE.search(lowered) and not _QUERY_GUARD_RE.search(lowered):
+    if (
+        _DECLARE_RE.search(lowered)
+        and not _QUERY_GUARD_RE.search(lowered)
+        and not _WHETHER_TO_DECLARE_RE.search(lowered)
+    ):
         return Intent.declare, "declare"
     if (
         previous_tool == "query_incidents"
@@ -491,7 +502,7 @@ def rule_intent(
         # "has that taken us down before?" asks about many; "the last time it failed over" about one.
         and not (signals.history and not asks_latest(lowered))
         and (signals.residue or signals.services)
-        and not _RELATED_RE.search(_without_service_related(lowered, signals))
+        and not _RELATED_RE.search(_without_service_related(lowered, signals, has_focus=has_focus))
     ):
         # "who was IC on monday's billing db failover?", "how long were we down for the cert thing last
         # weekend?": one incident, described; it is found first, then looked at.
@@ -503,7 +514,7 @@ def rule_intent(
         and not (signals.counting or signals.severities or signals.status_filter or signals.services)
         and _RELATED_RE.search(" ".join(signals.text.lower().split()))
     )
-    if related_aside or _RELATED_RE.search(_without_service_related(lowered, signals)):
+    if related_aside or _RELATED_RE.search(_without_service_related(lowered, signals, has_focus=has_focus)):
         connector = re.search(
             r"\b(related|similar|linked|connected) to\b|\babout\b|\binvolving\b|\bsame as\b|\b(repeat|re-?run) of\b",
             lowered,
@@ -513,15 +524,19 @@ def rule_intent(
     return _search_rule(signals, lowered, has_focus=has_focus)
 
 
-def _without_service_related(lowered: str, signals: Signals) -> str:
+def _without_service_related(lowered: str, signals: Signals, *, has_focus: bool) -> str:
     """Returns the question without "cdn-related" / "webhooks related" / "dns related" after a named service
     or a topic word: that names the service's or the topic's incidents, not incidents related to one in
-    focus."""
+    focus; nor "like it" where "it" points at no incident."""
     named = {
         part
         for name in [*signals.services, *signals.excluded_services]
         for part in re.split(r"[\s-]", name.lower())
     } | {word.lower() for word in signals.residue}
+    if not (signals.pronoun or has_focus or pasted_text(signals.text)):
+        # "or has it just felt like it": an "it" pointing at nothing (no incident, no pasted message)
+        # compares with nothing.
+        lowered = re.sub(r"\blike it\b", " ", lowered)
     if not named:
         return lowered
     return re.sub(

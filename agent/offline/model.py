@@ -23,7 +23,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
 
 from agent.incidents import service
-from agent.incidents.enums import Severity, Status
+from agent.incidents.enums import RESOLVED_STATUSES, Severity, Status
 from agent.incidents.exceptions import IllegalTransition, NoChange
 from agent.lexicon import Aspect, asked_aspects, asker_words, asks_latest, pasted_text, without_injected
 from agent.normalize import ServiceName, find_incident_refs, service_as_written
@@ -98,6 +98,7 @@ _DIRECT_ANSWERS = {
     Intent.thanks: ANSWER_THANKS,
     Intent.out_of_scope: ANSWER_DECLINE,
 }
+_OVER = frozenset(status.value for status in RESOLVED_STATUSES)
 _ONE_INCIDENT_INTENTS = frozenset({Intent.root_cause, Intent.remediation, Intent.details})
 _WRITE_INTENTS = frozenset({Intent.update_severity, Intent.set_status})
 _CHANGE_ACTIONS: dict[Intent, WriteAction] = {
@@ -398,13 +399,13 @@ class OfflineChatModel(BaseChatModel):
                 return [("get_incident", {"incident": public_id(discussed)})]
             if (
                 conversation.focus is not None
-                and not names_incident(signals)
+                and not (signals.refs or signals.bare_refs)
                 and signals.history
                 and asks_latest(signals.text)
             ):
                 # "had payflow timing out like this before? what did we do last time?" in the channel: the
-                # last incident like this one, not this one.
-                return [("related_incidents", {"time_frame": ALL_TIME})]
+                # last incident like this one ("this" being the one in focus), not this one.
+                return [("related_incidents", {"time_frame": signals.time_frame or ALL_TIME})]
             search = _search_terms(signals, self._vocabulary())
             target = resolve_incident(signals, conversation)
             if (
@@ -486,6 +487,10 @@ class OfflineChatModel(BaseChatModel):
                 # "when was the last time the billing db failed over?": the newest of the close matches, not
                 # the closest, nor a newer weak match further down.
                 results = by_newest(results[:LATEST_SHOWN]) + results[LATEST_SHOWN:]
+                # The last time something happened is over; what is still open is this time, not the last.
+                results = [r for r in results if r.get("status") in _OVER] + [
+                    r for r in results if r.get("status") not in _OVER
+                ]
             pinned = mentioning_identifiers(signals.residue)
             # "the waf rule that blocked search, CHG-1427 iirc": the incident the identifier is written in.
             results = [r for r in results if _number(r.get("id")) in pinned] + [
@@ -508,8 +513,9 @@ class OfflineChatModel(BaseChatModel):
                 return [("query_incidents", {"status": ["ongoing"], "services": list(signals.services)})]
             if searched.get("widened_from") and asks_about_now(signals):
                 # "is something going on right now?" and nothing open matches the description closely: what
-                # is open is still the answer to the question, beside the history.
-                return [("query_incidents", {"status": ["ongoing"]})]
+                # is open (on the services named, if any) is still the answer to the question, beside the history.
+                services = {"services": list(signals.services)} if signals.services else {}
+                return [("query_incidents", {"status": ["ongoing"], **services})]
             if (
                 searched.get("mode") == "active_recently"
                 and searched.get("results")

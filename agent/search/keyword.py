@@ -64,6 +64,7 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 """Control characters carry no search meaning, and a NUL ends an SQL string early on both backends."""
 _TERM_RE = re.compile(r"\w[\w\-./:@]*")
 _TRAILING = "-./:@"
+_ALTERNATIVES_RE = re.compile(r"[^\W\d_]{3,}/[^\W\d_]{3,}")
 _TOKEN_RE = re.compile(r"[^\W_]+")
 SEPARATORS_RE = re.compile(r"[-_./:@]+")
 """Characters both backends treat as token separators (migration 0002 uses the same class on PostgreSQL)."""
@@ -104,7 +105,12 @@ def query_terms(query: str) -> list[str]:
     """
     query = _CONTROL_RE.sub(" ", query)
     candidates = [phrase.strip() for phrase in _PHRASE_RE.findall(query)]
-    candidates += [word.rstrip(_TRAILING) for word in _TERM_RE.findall(_PHRASE_RE.sub(" ", query))]
+    candidates += [
+        part
+        for word in _TERM_RE.findall(_PHRASE_RE.sub(" ", query))
+        # "leaked/exposed", "auth/login": two words, either of which is meant; a path stays whole.
+        for part in (word.split("/") if _ALTERNATIVES_RE.fullmatch(word) else [word.rstrip(_TRAILING)])
+    ]
     terms: dict[str, str] = {}
     for term in candidates:
         if _is_content(term) and term.lower() not in terms:
