@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -260,6 +260,27 @@ def _shared_words(wanted: set[str], words: set[str]) -> int:
     )
 
 
+def _listings(conversation: Conversation) -> Iterator[list[dict[str, Any]]]:
+    """Yields the incidents each earlier tool result listed (a list's or a search's), the latest first."""
+    for message in reversed(conversation.earlier):
+        if not isinstance(message, ToolMessage):
+            continue
+        try:
+            payload = json.loads(_message_text(message))
+        except ValueError:
+            continue
+        if not isinstance(payload, dict):
+            continue
+        listed = [
+            item
+            for key in ("incidents", "results")
+            for item in payload.get(key) or []
+            if isinstance(item, dict) and item.get("id")
+        ]
+        if listed:
+            yield listed
+
+
 BEFORE_THAT_RE = re.compile(
     r"\b(?:the (?:one|time|incident|outage|failover) )?(?:before|prior to) (?:that|it|this|then)\b"
     r"|\bthe (?:previous|prior|one earlier) (?:one|time|incident)\b|\bthe time before\b",
@@ -274,24 +295,13 @@ def listed_before_discussed(conversation: Conversation) -> str | None:
     discussed = conversation.last_discussed()
     if discussed is None:
         return None
-    for message in reversed(conversation.earlier):
-        if not isinstance(message, ToolMessage):
-            continue
-        try:
-            payload = json.loads(_message_text(message))
-        except ValueError:
-            continue
-        listed = [
-            item
-            for key in ("incidents", "results")
-            for item in (payload.get(key) or [] if isinstance(payload, dict) else [])
-            if isinstance(item, dict) and item.get("id") and item.get("declared_at")
-        ]
-        this = next((item for item in listed if item["id"] == f"incident-{discussed}"), None)
+    for listed in _listings(conversation):
+        dated = [item for item in listed if isinstance(item.get("declared_at"), str)]
+        this = next((item for item in dated if item["id"] == f"incident-{discussed}"), None)
         if this is None:
             continue
-        earlier = [item for item in listed if str(item["declared_at"]) < str(this["declared_at"])]
-        return str(max(earlier, key=lambda item: str(item["declared_at"]))["id"]) if earlier else None
+        earlier = [item for item in dated if item["declared_at"] < this["declared_at"]]
+        return str(max(earlier, key=lambda item: item["declared_at"])["id"]) if earlier else None
     return None
 
 
@@ -306,21 +316,7 @@ def described_incident(description: str, conversation: Conversation) -> str | No
         for w in WORD_RE.findall(without_aspect_phrases(description))
         if w.lower() not in FILLER_WORDS
     }
-    for message in reversed(conversation.earlier):
-        if not isinstance(message, ToolMessage):
-            continue
-        try:
-            payload = json.loads(_message_text(message))
-        except ValueError:
-            continue
-        listed = [
-            item
-            for key in ("incidents", "results")
-            for item in (payload.get(key) or [] if isinstance(payload, dict) else [])
-            if isinstance(item, dict) and item.get("id")
-        ]
-        if not listed:
-            continue
+    for listed in _listings(conversation):
         ordinal = _ORDINAL_ONE_RE.search(description)
         if ordinal:
             # "who ran the second one of those?": that place in the list just shown.

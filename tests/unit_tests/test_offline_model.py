@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from agent.context import Context
 from agent.db import make_engine, upgrade
 from agent.incidents import catalogue
+from agent.lexicon import Aspect, asked_aspects, asks_latest
 from agent.normalize import ServiceName
 from agent.offline import OfflineChatModel
 from agent.offline.answers import format_incident
@@ -1191,3 +1192,76 @@ def test_a_described_incident_is_looked_for_even_when_called_that_incident(model
 def test_a_change_word_used_as_a_noun_changes_nothing(model: OfflineChatModel) -> None:
     name, _args = one_call(model, "rc for incident-45? we're planning a minor upgrade next week")
     assert name == "get_incident"
+
+
+# --- mechanisms of 2026-12-06 --------------------------------------------------------------------------
+
+
+def test_asking_whether_to_declare_is_not_a_request_to(model: OfflineChatModel) -> None:
+    made = calls(model, "search results look stale. is one open for search already or do i need to declare?")
+    assert made and all(name != "declare" for name, _ in made)
+    assert calls(model, 'declare "Search results stale" sev3')[0][0] == "declare"
+
+
+def test_a_quoted_title_right_after_declare_is_the_title(model: OfflineChatModel) -> None:
+    name, args = one_call(model, 'declare "Receipts page blank in Safari"')
+    assert name == "declare" and args["title"] == "Receipts page blank in Safari"
+
+
+def test_a_parenthesised_status_names_the_status_exactly(model: OfflineChatModel) -> None:
+    name, args = one_call(model, "how many got wrapped up (completed) in october?")
+    assert name == "query_incidents" and args["status"] == ["completed"]
+
+
+def test_a_look_back_is_a_history_search_however_little_it_resembles_an_example(
+    model: OfflineChatModel,
+) -> None:
+    name, args = one_call(model, "have we had a leap second smear go wrong and take out a few hosts?")
+    assert name == "related_incidents" and args["time_frame"] == "all time"
+    assert "leap second smear" in args["query"]
+
+
+def test_the_latest_on_an_incident_asks_for_its_news_not_the_newest_occurrence() -> None:
+    assert asks_latest("when did the billing db last fail over?")
+    assert not asks_latest("what's the latest on the billing db failover?")
+
+
+def test_the_listed_incident_in_the_state_asked_for_is_the_one_meant(model: OfflineChatModel) -> None:
+    listed = query_turn(
+        "sev1s this week?", {"severity": ["SEV-1"]}, [brief(300), brief(295, status="resolved")]
+    )
+    assert one_call(model, "what caused the one that's resolved?", history=listed) == (
+        "get_incident",
+        {"incident": "incident-295"},
+    )
+
+
+def test_the_one_before_that_is_the_previous_listed_occurrence(model: OfflineChatModel) -> None:
+    older = {**brief(251, status="completed"), "declared_at": "2026-10-01T10:00:00Z"}
+    oldest = {**brief(200, status="completed"), "declared_at": "2026-08-01T10:00:00Z"}
+    newest = {**brief(295, status="resolved"), "declared_at": "2026-11-23T10:00:00Z"}
+    searched = query_turn("billing db failovers?", {"text": "failover"}, [newest, older, oldest])
+    history = [*searched[:-1], AIMessage("The most recent one is incident-295.")]
+    assert one_call(model, "and the one before that?", history=history) == (
+        "get_incident",
+        {"incident": "incident-251"},
+    )
+
+
+def test_oldest_leads_the_answer_when_every_match_is_listed(model: OfflineChatModel) -> None:
+    old = {**brief(12), "declared_at": "2026-11-01T09:00:00Z"}
+    new = {**brief(13), "declared_at": "2026-11-26T09:00:00Z"}
+    result = {"total": 2, "by_status": {"active": 2}, "incidents": [new, old], "shown": 2}
+    text = answer(model, "which open incident is the oldest?", result)
+    assert "The oldest is incident-12" in text
+    assert text.index("- incident-12") < text.index("- incident-13")
+
+
+def test_getting_something_back_is_how_it_was_fixed_not_why_it_broke() -> None:
+    assert asked_aspects("how did they get payments back?") == (Aspect.remediation,)
+    assert asked_aspects("how did they get the keys in the first place?") == (Aspect.root_cause,)
+
+
+def test_a_phrasal_particle_and_a_missing_apostrophe_survive_into_the_search(model: OfflineChatModel) -> None:
+    name, args = one_call(model, "anything this week where folks couldnt sign up?")
+    assert name == "related_incidents" and args["query"].endswith("couldn't sign up")
