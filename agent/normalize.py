@@ -223,7 +223,8 @@ def find_dropped_statuses(text: str) -> frozenset[Status]:
 # Words for a status filter in a question; "rn" and "currently" ask about what is going on now.
 _ONGOING_FILTER_RE = re.compile(
     # "a cust escalation in progress" tells what else is going on; it filters no incident.
-    r"\b(ongoing|open|unresolved|(?<!escalation )(?<!migration )(?<!deploy )(?<!rollout )(?<!upgrade )in progress|"
+    # "how many did we open in october?": to open an incident is to declare it, not its status.
+    r"\b(ongoing|(?<!we )(?<!they )(?<!you )(?<!i )(?<!to )open(?! (?:up|one|an?|new)\b)|unresolved|(?<!escalation )(?<!migration )(?<!deploy )(?<!rollout )(?<!upgrade )in progress|"
     r"still going|current|currently|rn|right now|at the moment|atm|"
     r"as we speak|now|on fire|burning|going on|happening|being worked on|worked on|in flight|live|"
     r"fires? (?:are )?(?:we(?:'re| are)? )?fighting|firefighting|not (?:yet )?(?:resolved|closed|fixed))\b",

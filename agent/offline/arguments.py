@@ -40,6 +40,7 @@ from agent.offline.entities import (
     is_severity_word,
     real_words,
     remove_phrase,
+    split_sentences,
     without_asides,
 )
 from agent.time_windows import parse_time_window
@@ -225,9 +226,22 @@ def split_follow_up(text: str) -> tuple[str, str] | None:
     return match.group("main").strip(" ,?"), match.group("rest").strip()
 
 
+def the_question(text: str, signals: Signals) -> str:
+    """Returns the sentences of a message that ask, when they hold a topic word and the others only tell
+    ("autovacuum keeps falling behind... has xid wraparound ever hit us?" asks about the wraparound)."""
+    sentences = split_sentences(text)
+    topical = {word.lower() for word in signals.residue}
+    asked = [
+        sentence
+        for sentence in sentences
+        if sentence.rstrip().endswith("?") and any(w.lower() in topical for w in WORD_RE.findall(sentence))
+    ]
+    return " ".join(asked) if asked and len(asked) < len(sentences) else text
+
+
 def symptom_text(signals: Signals) -> str:
     """Returns the symptom a person describes, without "is there an incident?" and asides around it."""
-    text = without_asides(signals.text)
+    text = the_question(without_asides(signals.text), signals)
     for pattern in _ASKS_FOR_INCIDENT_RES:
         text = pattern.sub(" ", text)
     text = remove_phrase(text, signals.time_frame)
@@ -278,7 +292,9 @@ def core_phrase(signals: Signals) -> str | None:
 
     "what was the cause of the checkout outage yesterday?" -> "checkout outage".
     """
-    words = WORD_RE.findall(remove_phrase(without_asides(signals.text), signals.time_frame))
+    words = WORD_RE.findall(
+        remove_phrase(the_question(without_asides(signals.text), signals), signals.time_frame)
+    )
     while words and words[0].lower().strip("'.-") in FILLER_WORDS:
         words.pop(0)
     while words and words[-1].lower().strip("'.-") in FILLER_WORDS:
