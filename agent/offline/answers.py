@@ -441,6 +441,8 @@ def answer_outcome(question: str, outcome: ToolOutcome, aspects: Sequence[Aspect
             id=incident_id, markdown=str(result.get("summary_markdown") or "").strip()
         )
     if outcome.name == "draft_postmortem":
+        if result.get("applied") is False:
+            return ANSWER_NOT_APPLIED.format(reason=result.get("reason") or "the draft was not confirmed.")
         incident_id = _incident_id(result.get("incident"), outcome.args.get("incident"))
         saved = result.get("postmortem_id")
         return ANSWER_POSTMORTEM.format(

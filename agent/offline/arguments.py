@@ -231,24 +231,22 @@ def the_question(text: str, signals: Signals) -> str:
     ("autovacuum keeps falling behind... has xid wraparound ever hit us?" asks about the wraparound)."""
     sentences = split_sentences(text)
     topical = {word.lower() for word in signals.residue}
-    asked = [
-        sentence
-        for sentence in sentences
-        if sentence.rstrip().endswith("?") and any(w.lower() in topical for w in WORD_RE.findall(sentence))
-    ]
-    return " ".join(asked) if asked and len(asked) < len(sentences) else text
+    asked = [sentence for sentence in sentences if sentence.rstrip().endswith("?")]
+    about = any(w.lower() in topical for sentence in asked for w in WORD_RE.findall(sentence))
+    return " ".join(asked) if about and len(asked) < len(sentences) else text
 
 
 def symptom_text(signals: Signals) -> str:
     """Returns the symptom a person describes, without "is there an incident?" and asides around it."""
-    text = the_question(without_asides(signals.text), signals)
-    for pattern in _ASKS_FOR_INCIDENT_RES:
-        text = pattern.sub(" ", text)
-    text = remove_phrase(text, signals.time_frame)
-    cleaned = " ".join(text.split()).strip(" ,;:-–—?!.")
-    if len([w for w in WORD_RE.findall(cleaned) if w.lower() not in FILLER_WORDS]) == 0:
-        cleaned = " ".join(signals.text.split()).strip(" ?!.")
-    return cleaned
+    told = without_asides(signals.text)
+    # The question's own sentence first; when it only asks ("known issue?"), the whole message.
+    for text in dict.fromkeys([the_question(told, signals), told]):
+        for pattern in _ASKS_FOR_INCIDENT_RES:
+            text = pattern.sub(" ", text)
+        cleaned = " ".join(remove_phrase(text, signals.time_frame).split()).strip(" ,;:-–—?!.")
+        if any(w.lower() not in FILLER_WORDS for w in WORD_RE.findall(cleaned)):
+            return cleaned
+    return " ".join(signals.text.split()).strip(" ?!.")
 
 
 def topic_text(signals: Signals) -> str | None:

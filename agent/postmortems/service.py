@@ -395,13 +395,16 @@ def generate(
         TemplateNotFound: when there is no such template.
         agent.postmortems.llm.ModelCallFailed: when the model fails (nothing is stored).
     """
-    incident = incident_service.get_or_raise(db_session=db_session, incident_id=incident_id)
-    _check_ready(db_session, incident, min_messages)
-    ensure_builtin_templates(db_session=db_session, now=now)
+    incident = check_draftable(
+        db_session=db_session,
+        incident_id=incident_id,
+        now=now,
+        template_name=template_name,
+        replace=replace,
+        min_messages=min_messages,
+    )
     stored_template = get_template_or_raise(db_session=db_session, name=template_name)
     template = parse_template(stored_template.body)
-    if not replace:
-        _refuse_if_linked(db_session, incident)
 
     view = incident_view(incident)
     entries = _timeline_views(db_session, incident_id)
@@ -459,6 +462,27 @@ def unlink(
     _unlink(db_session, postmortem, actor=actor, now=now, source=source)
     db_session.commit()
     return postmortem
+
+
+def check_draftable(
+    *,
+    db_session: Session,
+    incident_id: int,
+    now: datetime,
+    template_name: str = "ai",
+    replace: bool = False,
+    min_messages: int = MIN_POSTMORTEM_MESSAGES,
+) -> Incident:
+    """Returns the incident when `generate` would draft its postmortem, raising what it would refuse with
+    (`PostmortemNotReady`, `TemplateNotFound`, `PostmortemAlreadyLinked`), so that a draft is proposed for
+    confirmation only when it can be made."""
+    incident = incident_service.get_or_raise(db_session=db_session, incident_id=incident_id)
+    _check_ready(db_session, incident, min_messages)
+    ensure_builtin_templates(db_session=db_session, now=now)
+    get_template_or_raise(db_session=db_session, name=template_name)
+    if not replace:
+        _refuse_if_linked(db_session, incident)
+    return incident
 
 
 def not_ready_reason(

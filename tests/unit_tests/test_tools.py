@@ -235,8 +235,10 @@ def test_draft_postmortem_needs_a_resolved_incident_with_fifteen_messages(
         ("draft_postmortem", {"incident": "incident-1"}),
         ("draft_postmortem", {"incident": "incident-2"}),
         ("draft_postmortem", {"incident": "incident-3", "template": "fancy"}),
+        auto_confirm=True,
     )
-    assert draft["incident"] == "incident-3" and isinstance(draft["postmortem_id"], int)
+    assert draft["applied"] is True and draft["incident"] == "incident-3"
+    assert isinstance(draft["postmortem_id"], int)
     assert "Payments provider outage" in draft["markdown"]
     # The postmortem service words the refusals; each names what is missing.
     assert "active" in active["error"] and "15" in active["error"]

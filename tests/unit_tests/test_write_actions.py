@@ -116,6 +116,56 @@ def test_update_severity_cancelled_changes_nothing(store: Engine, now: datetime)
     assert incident(store, 1) == ("SEV-2", "active", [("declare", "alice", "slack")])
 
 
+def _postmortems_of(store: Engine, number: int) -> list[tuple[str, str]]:
+    with session_factory(store)() as db_session:
+        return [
+            (a.action, a.actor) for a in incident_audit.audit_log(db_session=db_session, incident_id=number)
+        ]
+
+
+def test_a_postmortem_draft_pauses_then_is_written_by_the_confirming_user(
+    store: Engine, now: datetime
+) -> None:
+    graph, result, context = ask(
+        store, now, "draft a postmortem for incident-3", call("draft_postmortem", incident="incident-3")
+    )
+    assert result["__interrupt__"][0].value == {
+        "action": "draft_postmortem",
+        "incident": "incident-3",
+        "summary": "Draft a postmortem of incident-3 from the 'ai' template.",
+        "changes": {"postmortem": [None, "new draft (ai)"]},
+        "requested_by": "alice",
+    }
+    assert _postmortems_of(store, 3)[0][0] != "postmortem_generate"
+    result = graph.invoke(Command(resume={"confirmed": True, "user": "alice"}), thread(), context=context)
+    drafted = last_result(result["messages"])
+    assert drafted["applied"] is True and isinstance(drafted["postmortem_id"], int)
+    assert _postmortems_of(store, 3)[0] == ("postmortem_generate", "alice")
+
+
+def test_a_declined_postmortem_draft_writes_nothing(store: Engine, now: datetime) -> None:
+    graph, _result, context = ask(
+        store, now, "draft a postmortem for incident-3", call("draft_postmortem", incident="incident-3")
+    )
+    before = _postmortems_of(store, 3)
+    result = graph.invoke(Command(resume={"confirmed": False, "user": "alice"}), thread(), context=context)
+    assert last_result(result["messages"]) == {
+        "applied": False,
+        "reason": "Not confirmed by alice; nothing changed.",
+    }
+    assert _postmortems_of(store, 3) == before
+
+
+def test_a_postmortem_that_cannot_be_drafted_is_refused_before_any_question(
+    store: Engine, now: datetime
+) -> None:
+    _graph, result, _context = ask(
+        store, now, "draft a postmortem for incident-1", call("draft_postmortem", incident="incident-1")
+    )
+    assert "__interrupt__" not in result
+    assert "active" in last_result(result["messages"])["error"]
+
+
 def test_set_status_on_this_incident_in_its_channel(store: Engine, now: datetime) -> None:
     graph, result, context = ask(
         store,
