@@ -39,6 +39,9 @@ TOOL_STATUS: dict[str, str] = {
 
 TITLE_MAX_CHARS = 60
 
+POSTMORTEM_IN_THREAD = "The draft is in the thread as a Markdown file."
+"""Under a confirmed postmortem draft: the draft itself is uploaded beside it."""
+
 FEEDBACK_GOOD = "Good answer"
 FEEDBACK_BAD = "Bad answer"
 FEEDBACK_THANKS_UP = "Thanks! Noted as helpful."

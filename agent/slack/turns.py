@@ -321,6 +321,18 @@ def post_reply(
         stream.finish(reply, blocks=[])
 
 
+def drafted_postmortem(reply: AgentReply) -> dict[str, Any] | None:
+    """Returns the result of the postmortem this turn drafted (`incident`, `postmortem_id`), or None."""
+    drafted = [
+        r["result"]
+        for r in reply.tool_results
+        if r["name"] == "draft_postmortem"
+        and isinstance(r["result"], dict)
+        and "postmortem_id" in r["result"]
+    ]
+    return drafted[-1] if drafted else None
+
+
 def post_postmortem_file(
     runtime: SlackRuntime, reply: AgentReply, *, channel_id: str, thread_ts: str | None, key: str
 ) -> bool:
@@ -329,20 +341,14 @@ def post_postmortem_file(
     A whole draft is far longer than a Slack message can show; the file keeps it intact for people to
     download and revise. Returns False when the turn drafted nothing (the answer is posted as usual).
     """
-    drafted = [
-        r["result"]
-        for r in reply.tool_results
-        if r["name"] == "draft_postmortem"
-        and isinstance(r["result"], dict)
-        and "postmortem_id" in r["result"]
-    ]
-    if not drafted:
+    drafted = drafted_postmortem(reply)
+    if drafted is None:
         return False
     with session_scope(runtime.engine) as session:
-        draft = postmortems.get(db_session=session, postmortem_id=int(drafted[-1]["postmortem_id"]))
+        draft = postmortems.get(db_session=session, postmortem_id=int(drafted["postmortem_id"]))
     if draft is None:
         return False
-    public_id = str(drafted[-1]["incident"])
+    public_id = str(drafted["incident"])
     runtime.delivery.send(
         "files_upload_v2",
         key=key,

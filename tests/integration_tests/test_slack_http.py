@@ -938,6 +938,10 @@ def test_end_to_end_a_confirmed_postmortem_draft_is_uploaded_as_a_file_in_the_th
     assert upload["content"] == draft.body and root_cause in upload["content"]
     assert (completed["channel_id"], completed["thread_ts"]) == (channel_id, mention["ts"])
     assert completed["initial_comment"].startswith("First-draft postmortem for incident-123")
+    # The confirmation message says who confirmed and where the draft is, not the whole draft again.
+    outcome = fake.calls_to("chat.update")[-1]
+    assert outcome["ts"] == message["ts"] and outcome["text"].startswith(":white_check_mark:")
+    assert "Markdown file" in outcome["text"] and draft.body not in outcome["text"]
 
 
 # --- the manifest ------------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from agent.incidents import service
 from agent.normalize import parse_incident_ref
 from agent.slack.blocks import CANCEL_ACTION, CONFIRM_ACTION, outcome_blocks, parse_button_value
 from agent.slack.runtime import SlackRuntime, runtime_of
-from agent.slack.turns import error_sentence, post_reply
+from agent.slack.turns import drafted_postmortem, error_sentence, post_postmortem_file, post_reply
+from prompts.slack import POSTMORTEM_IN_THREAD
 
 logger = logging.getLogger(__name__)
 
@@ -135,13 +136,18 @@ def _resume(
         headline = f":white_check_mark: Confirmed by *{name}*."
     else:
         headline = f":no_entry_sign: Cancelled by *{name}*; nothing was changed."
+    # A drafted postmortem goes to the thread as a file; the confirmation message only says so.
+    detail = POSTMORTEM_IN_THREAD if drafted_postmortem(reply) is not None else reply.answer or None
     runtime.delivery.send(
         "chat_update",
         key=f"{thread_id}:outcome:{message_ts}",
         channel=channel_id,
         ts=message_ts,
-        text=f"{headline} {reply.answer}".strip(),
-        blocks=outcome_blocks(headline=headline, detail=reply.answer or None),
+        text=f"{headline} {detail or ''}".strip(),
+        blocks=outcome_blocks(headline=headline, detail=detail),
+    )
+    post_postmortem_file(
+        runtime, reply, channel_id=channel_id, thread_ts=thread_ts, key=f"{thread_id}:postmortem"
     )
     if reply.pending is not None:
         # The agent paused again at its next write: ask for that one too.
