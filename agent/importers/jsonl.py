@@ -28,7 +28,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,7 +36,6 @@ from agent.db import session_scope
 from agent.incidents import bulk, catalogue
 from agent.incidents.enums import Severity, Status, TimelineKind
 from agent.incidents.exceptions import IncidentCopilotError, InvalidInput
-from agent.incidents.models import Service
 from agent.normalize import parse_severity, parse_status
 
 if TYPE_CHECKING:
@@ -441,7 +440,7 @@ def import_services(*, engine: Engine, services: Iterable[ServiceRecord]) -> Ser
     report = ServicesReport()
     with session_scope(engine) as db_session:
         for spec in services:
-            before = db_session.scalar(select(Service).where(Service.name == spec.name))
+            before = catalogue.get_service(db_session=db_session, name=spec.name)
             snapshot = (
                 None if before is None else (before.display_name, before.description, list(before.aliases))
             )

@@ -28,6 +28,11 @@ def service_vocabulary(*, db_session: Session) -> list[ServiceName]:
     ]
 
 
+def get_service(*, db_session: Session, name: str) -> Service | None:
+    """Returns the service of exactly this name, or None."""
+    return db_session.scalar(select(Service).where(Service.name == name))
+
+
 def get_service_by_name_or_alias(*, db_session: Session, name: str) -> Service | None:
     """Returns the service whose name or one of whose aliases is `name` (case-insensitive)."""
     wanted = name.strip().lower()
@@ -59,7 +64,7 @@ def upsert_service(
     aliases: Sequence[str] = (),
 ) -> Service:
     """Creates the service or updates its display name, description and aliases."""
-    service = db_session.scalar(select(Service).where(Service.name == name))
+    service = get_service(db_session=db_session, name=name)
     if service is None:
         service = Service(name=name)
         db_session.add(service)
