@@ -113,6 +113,10 @@ def _since_phrase(phrase: str, now: datetime) -> datetime | None:
         return _start_of_day(now) - timedelta(days=1)
     if phrase in {"today", "this morning"}:
         return _start_of_day(now)
+    named_day = _DATED_WEEKDAY_RE.match(phrase)
+    if named_day:
+        # "since sat the 14th": the date says which day; the weekday only agrees with it.
+        return _since_phrase(phrase[named_day.end() :], now)
     first = phrase.removeprefix("last ").split(" ")[0]
     phrase = _WEEKDAY_ABBREVIATIONS.get(first, phrase)
     for index, day in enumerate(_WEEKDAYS):
@@ -267,6 +271,11 @@ _WEEKDAY_ABBREVIATIONS = {
     "sat": "saturday",
     "sun": "sunday",
 }
+_DATED_WEEKDAY_RE = re.compile(
+    rf"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+(?=(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th)\b|(?:{_MONTH_NAMES})\b)"
+)
+
+
 # A full day's name names that day; a short form ("sat", "sun" are words too) only after "on" or "last".
 _WEEKDAY_RE = re.compile(
     r"\b(?:(?:on|last|this past|past)\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)(?:'?s)?\b"

@@ -64,6 +64,9 @@ def test_status_words_and_their_negations(text: str, expected: list[str]) -> Non
         ("in q1", datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)),
         ("since the 3rd", datetime(2026, 11, 3, tzinfo=UTC), NOW),
         ("since the 30th", datetime(2026, 10, 30, tzinfo=UTC), NOW),
+        # A weekday beside a date only agrees with it: Saturday the 14th, not last Saturday (the 21st).
+        ("since sat the 14th", datetime(2026, 11, 14, tzinfo=UTC), NOW),
+        ("since saturday", datetime(2026, 11, 21, tzinfo=UTC), NOW),
         ("anything in ocotber?", datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)),
         ("so far this month", datetime(2026, 11, 1, tzinfo=UTC), NOW),
         ("in the first half of 2026", datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC)),
