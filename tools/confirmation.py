@@ -77,6 +77,12 @@ def require_request(runtime: ToolRuntime, action: WriteAction, *, wording: str, 
         )
 
 
+def not_confirmed(runtime: ToolRuntime, user: str | None, *, focus: int | None) -> str | Command:
+    """Returns the result of a change the person declined: nothing was applied, and who declined."""
+    reason = f"Not confirmed by {user or 'the user'}; nothing changed."
+    return tool_reply(runtime, {"applied": False, "reason": reason}, focus=focus)
+
+
 def confirmed_write(
     runtime: ToolRuntime,
     *,
@@ -100,8 +106,7 @@ def confirmed_write(
         changes=changes,
     )
     if not confirmed:
-        reason = f"Not confirmed by {user or 'the user'}; nothing changed."
-        return tool_reply(runtime, {"applied": False, "reason": reason}, focus=incident_id)
+        return not_confirmed(runtime, user, focus=incident_id)
     with session_for(context.database_url) as db_session:
         current = service.get(db_session=db_session, incident_id=incident_id) if incident_id else None
         try:

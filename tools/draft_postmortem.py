@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from agent.db import session_for
 from agent.permissions import check_may_change
 from agent.postmortems import service as postmortems
-from tools.confirmation import confirm
+from tools.confirmation import confirm, not_confirmed
 from tools.results import tool_reply
 from tools.runtime import agent_tool, context_of, drafting_model, resolve_incident, state_value
 
@@ -58,8 +58,7 @@ def draft_postmortem(
         changes={"postmortem": [linked.id if linked is not None else None, f"new draft ({template})"]},
     )
     if not confirmed:
-        reason = f"Not confirmed by {user or 'the user'}; nothing changed."
-        return tool_reply(runtime, {"applied": False, "reason": reason}, focus=found.id)
+        return not_confirmed(runtime, user, focus=found.id)
     with session_for(context.database_url) as db_session:
         # The one who confirmed is checked too, and named as the author in the audit log.
         check_may_change(user, context=context, incident=found)

@@ -17,9 +17,8 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
-from agent.incidents.enums import ONGOING_STATUSES
 from agent.lexicon import asker_words, without_aspect_phrases
-from agent.normalize import find_incident_refs, find_status_filter
+from agent.normalize import find_incident_refs, find_status_filter, parse_status_filter
 from agent.offline.entities import FILLER_WORDS, REFERENCE_NOW, WORD_RE
 
 _MENTION_RE = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>|(?:^|\s)@[\w.-]+", re.IGNORECASE)
@@ -316,6 +315,7 @@ def described_incident(description: str, conversation: Conversation) -> str | No
         for w in WORD_RE.findall(without_aspect_phrases(description))
         if w.lower() not in FILLER_WORDS
     }
+    states = {status.value for status in parse_status_filter(find_status_filter(description))}
     for listed in _listings(conversation):
         ordinal = _ORDINAL_ONE_RE.search(description)
         if ordinal:
@@ -323,11 +323,6 @@ def described_incident(description: str, conversation: Conversation) -> str | No
             place = _ORDINALS[ordinal.group(1).lower()]
             if -len(listed) <= place < len(listed):
                 return str(listed[place]["id"])
-        states = {
-            state
-            for found in find_status_filter(description)
-            for state in ({s.value for s in ONGOING_STATUSES} if found == "ongoing" else {found})
-        }
         in_state = [item for item in listed if item.get("status") in states]
         if len(in_state) == 1:
             # "the root cause of the one that's resolved?": the only listed incident in that state.

@@ -395,7 +395,7 @@ def generate(
         TemplateNotFound: when there is no such template.
         agent.postmortems.llm.ModelCallFailed: when the model fails (nothing is stored).
     """
-    incident = check_draftable(
+    incident, stored_template = check_draftable(
         db_session=db_session,
         incident_id=incident_id,
         now=now,
@@ -403,7 +403,6 @@ def generate(
         replace=replace,
         min_messages=min_messages,
     )
-    stored_template = get_template_or_raise(db_session=db_session, name=template_name)
     template = parse_template(stored_template.body)
 
     view = incident_view(incident)
@@ -472,17 +471,17 @@ def check_draftable(
     template_name: str = "ai",
     replace: bool = False,
     min_messages: int = MIN_POSTMORTEM_MESSAGES,
-) -> Incident:
-    """Returns the incident when `generate` would draft its postmortem, raising what it would refuse with
-    (`PostmortemNotReady`, `TemplateNotFound`, `PostmortemAlreadyLinked`), so that a draft is proposed for
-    confirmation only when it can be made."""
+) -> tuple[Incident, PostmortemTemplate]:
+    """Returns the incident and the template when `generate` would draft its postmortem, raising what it
+    would refuse with (`PostmortemNotReady`, `TemplateNotFound`, `PostmortemAlreadyLinked`), so that a draft
+    is proposed for confirmation only when it can be made."""
     incident = incident_service.get_or_raise(db_session=db_session, incident_id=incident_id)
     _check_ready(db_session, incident, min_messages)
     ensure_builtin_templates(db_session=db_session, now=now)
-    get_template_or_raise(db_session=db_session, name=template_name)
+    template = get_template_or_raise(db_session=db_session, name=template_name)
     if not replace:
         _refuse_if_linked(db_session, incident)
-    return incident
+    return incident, template
 
 
 def not_ready_reason(
